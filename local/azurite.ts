@@ -19,7 +19,8 @@ export interface AzuriteOptions {
 
 /** The well-known development account that Azurite serves. */
 export const DEV_ACCOUNT = 'devstoreaccount1';
-export const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const DEV_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export function devConnectionString(ports: { blob: number; queue: number; table: number }): string {
   const base = 'http://127.0.0.1';
@@ -37,7 +38,17 @@ const STARTUP_TIMEOUT_MS = 30_000;
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteInstance> {
   const bin = require.resolve('azurite/dist/src/azurite.js');
-  const args = [bin, '--blobPort', '0', '--queuePort', '0', '--tablePort', '0', '--disableTelemetry', '--skipApiVersionCheck'];
+  const args = [
+    bin,
+    '--blobPort',
+    '0',
+    '--queuePort',
+    '0',
+    '--tablePort',
+    '0',
+    '--disableTelemetry',
+    '--skipApiVersionCheck',
+  ];
   if (options.location) {
     mkdirSync(options.location, { recursive: true });
     args.push('--location', options.location, '--debug', path.join(options.location, 'debug.log'));
@@ -63,7 +74,9 @@ function readPorts(child: ChildProcess): Promise<{ blob: number; queue: number; 
     }, STARTUP_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      for (const match of output.matchAll(/Azurite (Blob|Queue|Table) service is successfully listening at \S+:(\d+)/g)) {
+      for (const match of output.matchAll(
+        /Azurite (Blob|Queue|Table) service is successfully listening at \S+:(\d+)/g,
+      )) {
         found[match[1]!.toLowerCase() as 'blob' | 'queue' | 'table'] = Number(match[2]);
       }
       if (found.blob && found.queue && found.table) {

@@ -28,7 +28,9 @@ export function clockSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Cloc
   const rawScale = env.LOCAL_TIME_SCALE ?? '1';
   const scale = Number(rawScale);
   if (!Number.isFinite(scale) || scale <= 0) {
-    throw new Error(`LOCAL_TIME_SCALE must be a positive number of virtual seconds per real second, got '${rawScale}'`);
+    throw new Error(
+      `LOCAL_TIME_SCALE must be a positive number of virtual seconds per real second, got '${rawScale}'`,
+    );
   }
   const rawOrigin = env.LOCAL_CLOCK_ORIGIN;
   const origin = rawOrigin === undefined || rawOrigin === '' ? Date.now() : Date.parse(rawOrigin);
@@ -40,7 +42,10 @@ export function clockSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Cloc
 
 /** Environment entries that make a child process share this clock. */
 export function clockEnv(settings: ClockSettings): Record<string, string> {
-  return { LOCAL_TIME_SCALE: String(settings.scale), LOCAL_CLOCK_ORIGIN: new Date(settings.origin).toISOString() };
+  return {
+    LOCAL_TIME_SCALE: String(settings.scale),
+    LOCAL_CLOCK_ORIGIN: new Date(settings.origin).toISOString(),
+  };
 }
 
 /** Longest single real wait; long virtual sleeps are chained so a changed system clock is noticed. */
