@@ -3,6 +3,7 @@
  * `@azure/functions-core`, invokes functions), the HTTP front door, and the durable engine.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Clock } from '../clock';
 
 /** The worker protocol's typed data (`RpcTypedData` of the Functions gRPC contract). */
 export interface RpcTypedData {
@@ -73,4 +74,22 @@ export interface DurableHost {
   handleHttp(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Where the durable engine keeps its history, instances and queues. */
+export type DurableStorage = { kind: 'memory' } | { kind: 'azure'; connectionString: string };
+
+/** What `createDurableEngine` (local/host/durable/index.ts) is given by the host. */
+export interface DurableEngineOptions {
+  invoker: FunctionInvoker;
+  hubName: string;
+  /** host.json `extensions.durableTask`, as written (empty object when absent). */
+  settings: Record<string, unknown>;
+  storage: DurableStorage;
+  clock: Clock;
+  /** Where the host listens, without a trailing slash, e.g. `http://127.0.0.1:7071`. */
+  baseUrl: string;
+  /** The `durabletask_extension` system key that guards the durable webhooks. */
+  systemKey: string;
+  log: (line: string) => void;
 }
