@@ -4,6 +4,8 @@
  * Azurite: the framework owns HTTP, a provider owns the resources and their state machines.
  */
 import type { Clock } from '../../clock';
+import type { Estate } from '../estate/schema';
+import type { FaultProfile } from '../faults/schema';
 
 export type OperationKind = 'read' | 'write' | 'delete' | 'action';
 
@@ -51,6 +53,94 @@ export interface ResourceProvider {
   /** e.g. `Microsoft.RecoveryServices`. */
   namespace: string;
   routes: Route[];
+  /** This provider's share of the ledger's leak/repeat counters, computed from its current state. */
+  ledgerFindings?(): Partial<LedgerFindings>;
+  /**
+   * Out-of-band operations for the control API: `POST /_sim/providers/{namespace}/{action}` with a
+   * JSON body answers the returned value as JSON (throw ArmError to refuse).
+   */
+  controlActions?: Record<string, (body: unknown, sim: SimContext) => unknown | Promise<unknown>>;
+  /** Called when the control API makes a resource drift from its configuration (before the policy event). */
+  onDrift?(resourceId: string, sim: SimContext): void;
+}
+
+/**
+ * Builds a provider for one simulator instance; called again with a fresh context when the control API
+ * loads another estate, so a provider keeps its state in what the factory returns, never in module scope.
+ */
+export type ProviderFactory = (sim: SimContext) => ResourceProvider;
+
+/** Counters of the rehearsal ledger that show repeated or leaked work (contracts.md section 4). */
+export interface LedgerFindings {
+  /** Migrate (POST .../migrate) calls beyond the first one that was accepted, per migration item. */
+  duplicateMigrateCalls: number;
+  /** Test-migration VMs that still exist although their test was cleaned up, or with no test in progress. */
+  leakedTestVms: number;
+  /** Migration items whose migration succeeded but that were never deleted (replication not completed). */
+  undeletedMigrationItems: number;
+}
+
+/** Where the framework publishes system events; the Event Grid component implements it. */
+export interface EventSink {
+  /** Accepts events for delivery; never throws and never blocks the ARM response. */
+  publish(events: SystemEvent[]): void;
+  /** Adds a subscription at run time (the control API's `POST /_sim/eventSubscriptions`). */
+  addSubscription?(subscription: EventSubscription): void;
+  /** Stops delivery and releases timers. */
+  stop?(): Promise<void>;
+}
+
+/** Builds the event sink for a simulator instance from its context and configured subscriptions. */
+export type EventSinkFactory = (sim: SimContext, subscriptions: EventSubscription[]) => EventSink;
+
+/** A webhook subscription to the simulated subscription's system topics. */
+export interface EventSubscription {
+  name: string;
+  /** Webhook URL the events are POSTed to (Event Grid schema, an array per request). */
+  endpointUrl: string;
+  /** Event types delivered; omitted means all. */
+  includedEventTypes?: string[];
+  subjectBeginsWith?: string;
+  subjectEndsWith?: string;
+}
+
+/** A VM as the Compute provider stores it; `createVm`/`deleteVm` act as the equivalent ARM calls. */
+export interface VmRecord {
+  /** ARM id, `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}`. */
+  id: string;
+  name: string;
+  resourceGroup: string;
+  location: string;
+  vmSize: string;
+  osType: 'Windows' | 'Linux';
+  powerState: 'running' | 'stopped' | 'deallocated';
+  tags: Record<string, string>;
+  /** ARM id of the subnet of its first NIC, if any. */
+  subnetId?: string;
+  licenseType?: string;
+  osDiskSizeGB?: number;
+  dataDiskSizesGB?: number[];
+  /** Virtual ms since epoch. */
+  createdAt: number;
+  /** Who created it: `arm` (a PUT), `siteRecovery` (test migrate / migrate) or `control` (the control API). */
+  createdBy: string;
+}
+
+export type VmSpec = Omit<VmRecord, 'id' | 'createdAt' | 'createdBy' | 'location' | 'powerState' | 'tags'> & {
+  location?: string;
+  powerState?: VmRecord['powerState'];
+  tags?: Record<string, string>;
+};
+
+/** In-process access to the Compute provider's VMs for other providers (e.g. Site Recovery). */
+export interface ComputeApi {
+  /** Creates or replaces a VM and emits `ResourceWriteSuccess` for `Microsoft.Compute/virtualMachines/write`. */
+  createVm(spec: VmSpec, createdBy: string): VmRecord;
+  /** Deletes a VM (emitting `ResourceDeleteSuccess`); false if it did not exist. */
+  deleteVm(id: string): boolean;
+  getVm(id: string): VmRecord | undefined;
+  listVms(): VmRecord[];
+  setPowerState(id: string, state: VmRecord['powerState']): void;
 }
 
 /** What every handler may use; the framework builds one per simulator instance. */
@@ -62,6 +152,16 @@ export interface SimContext {
   startOperation(options: StartOperationOptions): ArmResult;
   /** Publishes an Event Grid event on a system topic (resource or policy events) to the subscriptions. */
   emitEvent(event: SystemEvent): void;
+  /** The estate currently loaded. */
+  readonly estate: Estate;
+  /** The fault profile, defaults filled in. */
+  readonly faults: FaultProfile;
+  /** Tenant of the simulated directory (tokens, events). */
+  readonly tenantId: string;
+  /** The estate's subscription, the only one the simulator serves. */
+  readonly subscriptionId: string;
+  /** The Compute provider's VMs. */
+  readonly compute: ComputeApi;
 }
 
 export interface StartOperationOptions {
@@ -71,13 +171,22 @@ export interface StartOperationOptions {
   doneAt: number;
   /** Applies the outcome; its return is the operation's result body (for Location polling); a throw of ArmError fails it. */
   complete(): unknown;
+  /** Status of the first response: 202 (default, actions and deletes) or 200/201 for a PUT that answers the resource. */
+  status?: 200 | 201 | 202;
+  /** Body of the first response, e.g. the resource with `provisioningState: Creating`. */
+  body?: unknown;
 }
 
 export interface SystemEvent {
+  /** Event id; the framework assigns a deterministic one when omitted. */
+  id?: string;
+  /** e.g. `/subscriptions/{id}` for both the resources and the policy system topics. */
   topic: string;
   subject: string;
   eventType: string;
   data: Record<string, unknown>;
   /** Virtual ms since epoch. */
   eventTime: number;
+  /** Schema version of `data`; the sink uses `1` when omitted. */
+  dataVersion?: string;
 }
