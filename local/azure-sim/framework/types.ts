@@ -175,6 +175,11 @@ export interface StartOperationOptions {
   status?: 200 | 201 | 202;
   /** Body of the first response, e.g. the resource with `provisioningState: Creating`. */
   body?: unknown;
+  /**
+   * Last segment of the operation-status URLs; defaults to a generated id. Site Recovery passes its
+   * job name, because Az.Migrate reads the job id back from the Azure-AsyncOperation URL.
+   */
+  operationId?: string;
 }
 
 export interface SystemEvent {
