@@ -28,6 +28,8 @@ export interface ArmRequest {
   body: unknown;
   principal: Principal;
   correlationId: string;
+  /** `https://127.0.0.1:{port}` of this simulator, for absolute links (nextLink, operation URLs). */
+  baseUrl?: string;
 }
 
 export interface ArmResult {
@@ -88,6 +90,37 @@ export interface EventSink {
   addSubscription?(subscription: EventSubscription): void;
   /** Stops delivery and releases timers. */
   stop?(): Promise<void>;
+  /**
+   * Serves custom topics' publishing endpoints, `POST /eventGrid/topics/{topic}/api/events` with key
+   * authentication (`aeg-sas-key`) instead of a bearer token, as `EventGridPublisherClient` calls them.
+   * The server offers it every request whose path starts with `/eventGrid/`; undefined means not a topic path.
+   */
+  handleTopicRequest?(request: TopicRequest): Promise<ArmResult> | undefined;
+  /** Deliveries given up on (400/413, attempts or time to live exhausted), for the control API. */
+  deadLetters?(): DeadLetterRecord[];
+}
+
+/** A request to a custom topic's endpoint, outside ARM. */
+export interface TopicRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string | undefined>;
+  rawBody: string;
+}
+
+/** An event Event Grid stopped trying to deliver, with the reason it gives in dead-letter blobs. */
+export interface DeadLetterRecord {
+  subscription: string;
+  /** The event as it would have been delivered (Event Grid schema). */
+  event: Record<string, unknown>;
+  /** `MaxDeliveryAttemptsExceeded`, `TimeToLiveExceeded` or `NonRetriableDeliveryFailure`. */
+  deadLetterReason: string;
+  deliveryAttempts: number;
+  lastDeliveryOutcome: string;
+  lastHttpStatusCode?: number;
+  /** Virtual ms since epoch. */
+  deadLetteredAt: number;
 }
 
 /** Builds the event sink for a simulator instance from its context and configured subscriptions. */
@@ -102,6 +135,10 @@ export interface EventSubscription {
   includedEventTypes?: string[];
   subjectBeginsWith?: string;
   subjectEndsWith?: string;
+  /** Custom topic whose events it receives; omitted means the subscription's system topics. */
+  topic?: string;
+  /** Events per POST (Event Grid's `maxEventsPerBatch`); default 1, as Event Grid delivers. */
+  maxEventsPerBatch?: number;
 }
 
 /** A VM as the Compute provider stores it; `createVm`/`deleteVm` act as the equivalent ARM calls. */
@@ -162,6 +199,22 @@ export interface SimContext {
   readonly subscriptionId: string;
   /** The Compute provider's VMs. */
   readonly compute: ComputeApi;
+  /** The Resources provider's resource groups. */
+  readonly resourceGroups: ResourceGroupApi;
+}
+
+export interface ResourceGroupRecord {
+  id: string;
+  /** As created (ARM keeps the first spelling; lookups ignore case). */
+  name: string;
+  location: string;
+  tags: Record<string, string>;
+}
+
+/** In-process access to the resource groups, e.g. to refuse a target resource group that does not exist. */
+export interface ResourceGroupApi {
+  get(name: string): ResourceGroupRecord | undefined;
+  list(): ResourceGroupRecord[];
 }
 
 export interface StartOperationOptions {
