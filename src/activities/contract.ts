@@ -1,0 +1,235 @@
+/**
+ * What orchestrations know about activities: their names and the shapes they exchange. No code
+ * with side effects lives here, so orchestrations can import it (DESIGN.md, "Layout").
+ *
+ * Every activity answers with an `ActivityResult`: Azure's refusals and failures come back as
+ * data (recorded, shown to the operator, sometimes retried after `retryAfterMs`), never as a
+ * thrown error whose text the orchestration would have to parse.
+ */
+import type {
+  AzureDiskType,
+  EnableReplicationRequest,
+  MigrationOperation,
+  OnboardingProfile,
+} from '../azure/types';
+import type { AzureErrorInfo } from '../domain/errors';
+import type { Stage } from '../domain/lifecycle';
+
+export const ACTIVITY = {
+  validateMachine: 'validateMachine',
+  enableReplication: 'enableReplication',
+  readMigrationItem: 'readMigrationItem',
+  startResync: 'startResync',
+  startTestMigrate: 'startTestMigrate',
+  checkTestVm: 'checkTestVm',
+  startTestCleanup: 'startTestCleanup',
+  startMigrate: 'startMigrate',
+  completeMigration: 'completeMigration',
+  onboard: 'onboard',
+  readOnboardingStatus: 'readOnboardingStatus',
+  recordStage: 'recordStage',
+  recordFailure: 'recordFailure',
+  recordApproval: 'recordApproval',
+  cleanupOnCancel: 'cleanupOnCancel',
+  finishWave: 'finishWave',
+  notifyInstances: 'notifyInstances',
+} as const;
+
+export type ActivityName = (typeof ACTIVITY)[keyof typeof ACTIVITY];
+
+export type ActivityResult<T> =
+  | { ok: true; value: T }
+  /** `retryAfterMs` is set when trying again later can help (throttling, transient faults). */
+  | { ok: false; error: AzureErrorInfo; retryAfterMs?: number };
+
+/**
+ * Everything the pipeline needs to move one machine, resolved from the plan and the inventory when
+ * the wave is submitted and stored as the machine's `plan` in the journal.
+ */
+export interface MachineJob {
+  waveId: string;
+  /** Source machine name (vCenter display name). */
+  name: string;
+  /** ARM id of the discovered VMware machine. */
+  machineId: string;
+  appliance: string;
+  /** What `enable` sends (target group, network, size, disks, tags). */
+  enable: EnableReplicationRequest;
+  /** Target resource group name and VM name: where the migrated and the test VM appear. */
+  targetResourceGroup: string;
+  targetVmName: string;
+  /** Shut the source down before the final sync (the plan's TURNOFF_SOURCESERVER; default true). */
+  performShutdown: boolean;
+  osUpgradeVersion?: string;
+  /** Skip the test migration (the plan's OK_TO_TESTMIGRATE = N). */
+  skipTestMigration: boolean;
+  /** Onboarding profile; undefined when the plan says not to onboard. */
+  onboarding?: OnboardingProfile;
+  /** Total provisioned disk size in GB: how long seeding takes is proportional to it. */
+  diskGB: number;
+  /** Higher goes first; equal priorities go longest seeding first. */
+  priority: number;
+  diskTypes?: Record<string, AzureDiskType>;
+}
+
+/** The migration item as the orchestration decides on it (a small, serialisable snapshot). */
+export interface ItemSnapshot {
+  id: string;
+  migrationState: string;
+  migrationStateDescription?: string;
+  testMigrateState: string;
+  allowedOperations: MigrationOperation[];
+  initialSeedingProgressPercent?: number;
+  migrationProgressPercent?: number;
+  resyncRequired: boolean;
+  /** The most recent health error, with Azure's possible causes and recommended action. */
+  healthError?: AzureErrorInfo;
+  /** ISO instant the snapshot was read at (the caller's clock). */
+  readAt: string;
+}
+
+export interface MachineRef {
+  waveId: string;
+  name: string;
+}
+
+export interface ValidateMachineInput extends MachineRef {
+  /** A retry of a failed machine: what an earlier run created in Azure is expected, not a conflict. */
+  retry: boolean;
+  at: string;
+}
+
+export type ValidateMachineOutput =
+  | {
+      valid: true;
+      job: MachineJob;
+      /** The migration item when one exists (always checked: a retry continues from it). */
+      item?: ItemSnapshot;
+      /** The stage an earlier run failed in, from the journal. */
+      failedStage?: Stage;
+    }
+  | { valid: false; problems: string[] };
+
+export interface EnableReplicationInput {
+  jobs: MachineJob[];
+  at: string;
+}
+
+export interface EnableOutcome {
+  name: string;
+  /** `started`: ARM accepted the enable now; `exists`: the item was already there (a replay). */
+  status: 'started' | 'exists' | 'failed';
+  migrationItemId?: string;
+  error?: AzureErrorInfo;
+  retryAfterMs?: number;
+}
+
+export interface ItemInput {
+  job: MachineJob;
+  /** ISO instant of the orchestration's clock, recorded with what the activity does. */
+  at: string;
+}
+
+/** A start step: `started` when it sent the request now, `skipped` with why it did not need to. */
+export type StartOutcome =
+  | { action: 'started' }
+  | { action: 'skipped'; reason: string }
+  /** The item is not in a state that allows the action. */
+  | { action: 'notAllowed'; reason: string; item?: ItemSnapshot };
+
+export interface CheckTestVmOutput {
+  /** Running, provisioned and with its VM agent Ready. */
+  healthy: boolean;
+  /** What is missing, for the journal. */
+  detail: string;
+  vmId?: string;
+}
+
+export interface OnboardInput extends ItemInput {}
+
+export interface OnboardOutput {
+  vmId: string;
+  /** Whether the region supports the onboarding method; when false nothing was assigned. */
+  supported: boolean;
+  status?: string;
+}
+
+export interface OnboardingStatusOutput {
+  vmId: string;
+  assignmentStatus?: string;
+  reportStatus?: string;
+  error?: AzureErrorInfo;
+}
+
+export interface RecordStageInput extends MachineRef {
+  to: Stage;
+  at: string;
+  /** Unique per change (instance id + step), so a replayed activity records nothing twice. */
+  changeId: string;
+  from?: Stage;
+  reason?: string;
+  actor?: string;
+  error?: AzureErrorInfo;
+  instanceId?: string;
+  migrationItemId?: string;
+  targetVmId?: string;
+  progressPercent?: number;
+}
+
+export interface RecordFailureInput extends MachineRef {
+  /** Stage the failure happened in. */
+  stage: Stage;
+  at: string;
+  changeId: string;
+  error: AzureErrorInfo;
+  /** Whether the machine ends `Failed` (false: the step will be retried, this is a note). */
+  final: boolean;
+}
+
+export interface RecordApprovalInput extends MachineRef {
+  approver: string;
+  at: string;
+}
+
+export interface CleanupOutput {
+  /** Nothing of ours is left in Azure for this machine (no test VM, no migration item). */
+  clean: boolean;
+  /** What was started now or is still running, for the journal. */
+  actions: string[];
+}
+
+export interface FinishWaveInput {
+  waveId: string;
+  status: 'Completed' | 'Cancelled';
+  at: string;
+}
+
+export interface NotifyInstancesInput {
+  instanceIds: string[];
+  event: string;
+  data?: unknown;
+}
+
+/** Every activity's input and output, for the factory's typing and the orchestrations' calls. */
+export interface ActivityTypes {
+  validateMachine: [ValidateMachineInput, ValidateMachineOutput];
+  enableReplication: [EnableReplicationInput, EnableOutcome[]];
+  readMigrationItem: [ItemInput, ItemSnapshot | null];
+  startResync: [ItemInput, StartOutcome];
+  startTestMigrate: [ItemInput, StartOutcome];
+  checkTestVm: [ItemInput, CheckTestVmOutput];
+  startTestCleanup: [ItemInput, StartOutcome];
+  startMigrate: [ItemInput, StartOutcome];
+  completeMigration: [ItemInput, StartOutcome];
+  onboard: [OnboardInput, OnboardOutput];
+  readOnboardingStatus: [OnboardInput, OnboardingStatusOutput | null];
+  recordStage: [RecordStageInput, null];
+  recordFailure: [RecordFailureInput, null];
+  recordApproval: [RecordApprovalInput, null];
+  cleanupOnCancel: [ItemInput, CleanupOutput];
+  finishWave: [FinishWaveInput, null];
+  notifyInstances: [NotifyInstancesInput, null];
+}
+
+export type ActivityInput<N extends ActivityName> = ActivityTypes[N][0];
+export type ActivityOutput<N extends ActivityName> = ActivityTypes[N][1];

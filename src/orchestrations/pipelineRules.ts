@@ -1,0 +1,209 @@
+/**
+ * The decisions of the VM pipeline, as pure functions of what the orchestration has read: whether a
+ * started Azure operation is still running, done or failed; when to look again; where a retried
+ * machine continues; whether the cut-over gate is open. The orchestration (vmPipeline.ts) only
+ * sequences them; the unit tests call them directly.
+ */
+import type { ItemSnapshot } from '../activities/contract';
+import type { AzureErrorInfo } from '../domain/errors';
+import type { Stage } from '../domain/lifecycle';
+import type { Cutover } from '../domain/plan';
+import { cutoverWindowState } from '../domain/scheduling';
+import { type Instant, larger, smaller } from './support';
+
+/** The Azure operations the pipeline starts and then waits for. */
+export type Phase = 'seeding' | 'testMigrate' | 'testCleanup' | 'migrate' | 'complete';
+
+export type Verdict =
+  | { kind: 'wait'; percent?: number }
+  | { kind: 'done' }
+  | { kind: 'failed'; error: AzureErrorInfo }
+  /** Initial seeding failed; a resync recovers it (contracts.md section 2). */
+  | { kind: 'resync'; error: AzureErrorInfo };
+
+function failure(item: ItemSnapshot, code: string, fallback: string): AzureErrorInfo {
+  if (item.healthError) return item.healthError;
+  return { code, message: item.migrationStateDescription ?? fallback };
+}
+
+function missing(phase: Phase): Verdict {
+  return {
+    kind: 'failed',
+    error: {
+      code: 'MigrationItemNotFound',
+      message: `The migration item disappeared while waiting for ${phase}; it was deleted outside the factory.`,
+      recommendedAction:
+        'Retry the machine: the factory starts replication again from the current state in Azure.',
+    },
+  };
+}
+
+/** Where a started operation stands, judged from the migration item (null: the item does not exist). */
+export function judge(phase: Phase, item: ItemSnapshot | null): Verdict {
+  if (phase === 'complete') {
+    if (item === null) return { kind: 'done' };
+    if (item.migrationState === 'DisableMigrationFailed') {
+      return {
+        kind: 'failed',
+        error: failure(item, 'DisableMigrationFailed', 'Completing the migration failed.'),
+      };
+    }
+    return { kind: 'wait' };
+  }
+  if (item === null) return missing(phase);
+  const state = item.migrationState;
+  switch (phase) {
+    case 'seeding':
+      if (state === 'EnableMigrationFailed') {
+        return {
+          kind: 'failed',
+          error: failure(item, 'EnableMigrationFailed', 'Enabling replication failed.'),
+        };
+      }
+      if (state === 'InitialSeedingFailed') {
+        return {
+          kind: 'resync',
+          error: failure(item, 'InitialSeedingFailed', 'Initial replication failed.'),
+        };
+      }
+      // Replicating (or further along, for a machine resumed after an earlier run) means seeding is over.
+      if (
+        state === 'Replicating' ||
+        state === 'MigrationInProgress' ||
+        state === 'MigrationSucceeded' ||
+        state === 'MigrationFailed'
+      ) {
+        return { kind: 'done' };
+      }
+      return { kind: 'wait', ...percentOf(item.initialSeedingProgressPercent) };
+    case 'testMigrate':
+      if (item.testMigrateState === 'TestMigrationSucceeded') return { kind: 'done' };
+      if (item.testMigrateState === 'TestMigrationFailed') {
+        return { kind: 'failed', error: failure(item, 'TestMigrationFailed', 'The test migration failed.') };
+      }
+      return { kind: 'wait' };
+    case 'testCleanup':
+      if (item.testMigrateState === 'None' && !item.allowedOperations.includes('TestMigrateCleanup')) {
+        return { kind: 'done' };
+      }
+      if (item.testMigrateState === 'TestMigrationCleanupFailed') {
+        return {
+          kind: 'failed',
+          error: failure(item, 'TestMigrationCleanupFailed', 'Cleaning up the test failed.'),
+        };
+      }
+      return { kind: 'wait' };
+    case 'migrate':
+      if (state === 'MigrationSucceeded') return { kind: 'done' };
+      if (state === 'MigrationFailed') {
+        return { kind: 'failed', error: failure(item, 'MigrationFailed', 'The migration failed.') };
+      }
+      return { kind: 'wait', ...percentOf(item.migrationProgressPercent) };
+  }
+}
+
+function percentOf(value: number | undefined): { percent?: number } {
+  return value === undefined ? {} : { percent: value };
+}
+
+export interface Progress {
+  /** Epoch ms. */
+  at: number;
+  percent: number;
+}
+
+export interface PollTiming {
+  minMs: number;
+  maxMs: number;
+}
+
+/**
+ * When to read the item next, in epoch ms. With two progress readings the operation's rate gives
+ * a projected completion time, and the next read is then (never sooner than `minMs`, never later
+ * than `maxMs`); without, back-off doubles from `minMs` with every read that showed no progress.
+ */
+export function nextPollAt(
+  now: number,
+  timing: PollTiming,
+  polls: number,
+  previous: Progress | undefined,
+  current: Progress | undefined,
+): number {
+  const clamp = (delay: number) => now + smaller(timing.maxMs, larger(timing.minMs, delay));
+  if (previous && current && current.percent > previous.percent && current.at > previous.at) {
+    const rate = (current.percent - previous.percent) / (current.at - previous.at);
+    return clamp((100 - current.percent) / rate);
+  }
+  return clamp(timing.minMs * 2 ** larger(0, polls));
+}
+
+/** Where a machine's pipeline starts: from the beginning, or, on a retry, from the truth in Azure. */
+export type StartPoint =
+  | 'Validating'
+  | 'InitialSeeding'
+  | 'TestMigrating'
+  | 'CleaningUpTest'
+  | 'ReadyForCutover'
+  | 'MigratingCutover'
+  | 'Completing'
+  | 'Onboarding';
+
+/**
+ * Where a retried machine continues. The migration item is the truth; the stage the machine failed
+ * in (from the journal) only tells apart what the item cannot: a missing item before enable and
+ * after completion, and a finished test before the cut-over gate.
+ */
+export function startPoint(
+  item: ItemSnapshot | null,
+  failedStage: Stage | undefined,
+  testMigration: boolean,
+): StartPoint {
+  if (item === null) {
+    return failedStage === 'Completing' || failedStage === 'Onboarding' ? 'Onboarding' : 'Validating';
+  }
+  const state = item.migrationState;
+  if (
+    state === 'MigrationSucceeded' ||
+    state === 'DisableMigrationInProgress' ||
+    state === 'DisableMigrationFailed'
+  ) {
+    return 'Completing';
+  }
+  if (state === 'MigrationInProgress' || state === 'MigrationFailed') return 'MigratingCutover';
+  if (state !== 'Replicating') return 'InitialSeeding';
+  if (item.testMigrateState !== 'None' || item.allowedOperations.includes('TestMigrateCleanup')) {
+    return 'CleaningUpTest';
+  }
+  const pastTest =
+    failedStage === 'ReadyForCutover' ||
+    failedStage === 'AwaitingApproval' ||
+    failedStage === 'MigratingCutover';
+  return testMigration && !pastTest ? 'TestMigrating' : 'ReadyForCutover';
+}
+
+export type Gate =
+  | { kind: 'go' }
+  | { kind: 'approval' }
+  /** Wait for the maintenance window that opens at `at` (epoch ms). */
+  | { kind: 'wait'; at: number }
+  /** No maintenance window is left. */
+  | { kind: 'closed' };
+
+/** The cut-over gate at `now` for the wave's cut-over mode. */
+export function cutoverGate(cutover: Cutover, now: Instant): Gate {
+  if (cutover.mode === 'auto') return { kind: 'go' };
+  if (cutover.mode === 'approval') return { kind: 'approval' };
+  const window = cutoverWindowState(cutover, now);
+  if (window.open) return { kind: 'go' };
+  if (window.opensAt) return { kind: 'wait', at: window.opensAt.getTime() };
+  return { kind: 'closed' };
+}
+
+/** Who approved, from the `Approve` event's payload (the HTTP route sends `{ approver }`). */
+export function approverOf(data: unknown): string {
+  if (typeof data === 'object' && data !== null && 'approver' in data) {
+    const approver = (data as { approver: unknown }).approver;
+    if (typeof approver === 'string' && approver.trim() !== '') return approver.trim();
+  }
+  return 'unknown';
+}

@@ -1,0 +1,571 @@
+/**
+ * One machine through the pipeline (DESIGN.md, "The VM pipeline"):
+ * validate -> enable -> initial seeding -> test migrate -> check the test VM -> clean up the test
+ * -> cut-over gate -> migrate -> complete -> onboard -> Done.
+ *
+ * Every Azure operation is started by an activity and then waited for here: a durable timer at the
+ * projected completion time (or back-off polling) raced against `MigrationItemChanged`, which the
+ * Event Grid handler raises when Azure reports a change to the item. `Cancel` cleans up what the
+ * pipeline started (test VM, migration item) until the cut-over begins; after that the machine is
+ * moved to Azure and the cancel is declined. `Pause` holds the machine before its next Azure
+ * action until `Resume`. A retry is a new run with `retry: true` that continues from the state of
+ * the migration item. The machine's replication slot (entity `applianceSlots`) is released once
+ * its migration item is gone.
+ */
+import * as df from 'durable-functions';
+import {
+  ACTIVITY,
+  type ActivityInput,
+  type ActivityName,
+  type ActivityOutput,
+  type ItemSnapshot,
+  type MachineJob,
+  type StartOutcome,
+  type ValidateMachineOutput,
+} from '../activities/contract';
+import type { AzureErrorInfo } from '../domain/errors';
+import type { Stage } from '../domain/lifecycle';
+import type { Cutover } from '../domain/plan';
+import {
+  approverOf,
+  cutoverGate,
+  judge,
+  nextPollAt,
+  type Phase,
+  type Progress,
+  type StartPoint,
+  startPoint,
+} from './pipelineRules';
+import { type AcquireRequest, type AcquireResult, SLOTS_ENTITY } from './slots';
+import {
+  callActivity,
+  Inbox,
+  instant,
+  mustCall,
+  nowIso,
+  nowMs,
+  type Orchestration,
+  type RetryPolicy,
+  smaller,
+} from './support';
+
+export const VM_PIPELINE = 'vmPipeline';
+
+/** External events a pipeline listens to. */
+export const PIPELINE_EVENTS = ['Cancel', 'MigrationItemChanged', 'Approve', 'Pause', 'Resume'] as const;
+export type PipelineEvent = (typeof PIPELINE_EVENTS)[number];
+
+export interface PipelineSettings {
+  cutover: Cutover;
+  /** The appliance's simultaneous replications, for a retried machine that must take a slot itself. */
+  applianceCapacity: number;
+  /** Reads of a running operation: never more often than `pollMinMs`, never less than `pollMaxMs`. */
+  pollMinMs: number;
+  pollMaxMs: number;
+  /** How often a machine waiting for a replication slot asks again, and when its place lapses, in ms. */
+  slotPollMs: number;
+  slotStaleMs: number;
+  /** Test migrations tried before the machine fails (each failed one is cleaned up first). */
+  testAttempts: number;
+  /** Reads of the test VM before it is judged unhealthy (it needs a few minutes to boot). */
+  testVmChecks: number;
+  /** Resyncs tried after initial seeding failed. */
+  resyncAttempts: number;
+  /** How long onboarding may take to reach Conformant, in ms. */
+  onboardingTimeoutMs: number;
+  /** Retries of steps Azure says may succeed later (throttling, transient faults). */
+  retry: RetryPolicy;
+}
+
+export interface PipelineInput {
+  waveId: string;
+  name: string;
+  settings: PipelineSettings;
+  /** The wave took this machine's replication slot before starting it. */
+  slotHeld: boolean;
+  /** A retry of a failed machine: continue from the state in Azure. */
+  retry: boolean;
+}
+
+export interface PipelineResult {
+  name: string;
+  stage: 'Done' | 'Failed' | 'Cancelled';
+  failedStage?: Stage;
+  error?: AzureErrorInfo;
+}
+
+/** The key a machine holds its replication slot under, the same for every run of it. */
+export function slotHolder(waveId: string, name: string): string {
+  return `${waveId}/${name}`.toLowerCase();
+}
+
+class StepFailed extends Error {
+  constructor(
+    readonly stage: Stage,
+    readonly info: AzureErrorInfo,
+  ) {
+    super(info.message);
+  }
+}
+
+class CancelRequested extends Error {}
+
+const ORDER: StartPoint[] = [
+  'Validating',
+  'InitialSeeding',
+  'TestMigrating',
+  'CleaningUpTest',
+  'ReadyForCutover',
+  'MigratingCutover',
+  'Completing',
+  'Onboarding',
+];
+
+function before(point: StartPoint, stage: StartPoint): boolean {
+  return ORDER.indexOf(point) <= ORDER.indexOf(stage);
+}
+
+class PipelineRun {
+  private stage: Stage = 'Queued';
+  private step = 0;
+  private job: MachineJob | undefined;
+  private slotHeld: boolean;
+  /** Once the cut-over has started the machine moves to Azure: cancel is declined. */
+  private cancellable = true;
+  private readonly inbox: Inbox<PipelineEvent>;
+  private readonly settings: PipelineSettings;
+
+  constructor(
+    private readonly context: df.OrchestrationContext,
+    private readonly input: PipelineInput,
+  ) {
+    this.inbox = new Inbox(context, PIPELINE_EVENTS);
+    this.settings = input.settings;
+    this.slotHeld = input.slotHeld;
+  }
+
+  *run(): Orchestration<PipelineResult> {
+    try {
+      return yield* this.migrate();
+    } catch (error) {
+      if (!(error instanceof CancelRequested)) return yield* this.failWith(error);
+    }
+    try {
+      return yield* this.cancel();
+    } catch (error) {
+      return yield* this.failWith(error);
+    }
+  }
+
+  /** Unknown throws (a bug, an activity that crashed) are normalised here: the machine fails with them. */
+  private *failWith(error: unknown): Orchestration<PipelineResult> {
+    if (error instanceof StepFailed) return yield* this.fail(error.stage, error.info);
+    const message = error instanceof Error ? error.message : String(error);
+    return yield* this.fail(this.stage, { code: 'PipelineError', message });
+  }
+
+  private *migrate(): Orchestration<PipelineResult> {
+    yield* this.enter('Validating');
+    const validation = yield* this.call(
+      ACTIVITY.validateMachine,
+      { waveId: this.input.waveId, name: this.input.name, retry: this.input.retry, at: nowIso(this.context) },
+      'Validating',
+    );
+    if (!validation.valid) {
+      throw new StepFailed('Validating', {
+        code: 'ValidationFailed',
+        message: validation.problems.join('; '),
+        recommendedAction: 'Correct the plan or the landing zone, then retry the machine.',
+      });
+    }
+    const job = validation.job;
+    this.job = job;
+    const from = this.input.retry ? resumeFrom(validation, job) : 'Validating';
+    if (before(from, 'Completing')) yield* this.takeSlot(job);
+
+    if (from === 'Validating') {
+      yield* this.enable(job);
+    }
+    if (before(from, 'InitialSeeding')) {
+      yield* this.enter('InitialSeeding');
+      yield* this.waitFor('seeding', 'InitialSeeding');
+    }
+    if (from === 'CleaningUpTest') {
+      yield* this.enter('CleaningUpTest', {
+        reason: 'a test migration of an earlier run is cleaned up first',
+      });
+      yield* this.start(ACTIVITY.startTestCleanup, 'CleaningUpTest');
+      yield* this.waitFor('testCleanup', 'CleaningUpTest');
+    }
+    if (before(from, 'CleaningUpTest') && !job.skipTestMigration) {
+      yield* this.testMigration(job);
+    }
+    if (before(from, 'ReadyForCutover')) {
+      yield* this.gate();
+    }
+    if (before(from, 'MigratingCutover')) {
+      yield* this.holdIfPaused();
+      this.cancellable = false;
+      yield* this.enter('MigratingCutover', {
+        reason: job.performShutdown
+          ? 'the source VM is shut down before the final sync'
+          : 'the source VM stays on',
+      });
+      yield* this.start(ACTIVITY.startMigrate, 'MigratingCutover');
+      yield* this.waitFor('migrate', 'MigratingCutover');
+    }
+    this.cancellable = false;
+    if (before(from, 'Completing')) {
+      yield* this.enter('Completing');
+      yield* this.start(ACTIVITY.completeMigration, 'Completing');
+      yield* this.waitFor('complete', 'Completing');
+    }
+    this.releaseSlot(job);
+    yield* this.onboard(job);
+    yield* this.enter('Done');
+    return { name: this.input.name, stage: 'Done' };
+  }
+
+  private *enable(job: MachineJob): Orchestration<void> {
+    yield* this.holdIfPaused();
+    yield* this.enter('Replicating');
+    const [outcome] = yield* this.call(
+      ACTIVITY.enableReplication,
+      { jobs: [job], at: nowIso(this.context) },
+      'Replicating',
+    );
+    if (outcome === undefined || outcome.status === 'failed') {
+      throw new StepFailed(
+        'Replicating',
+        outcome?.error ?? { code: 'EnableFailed', message: 'enable returned nothing' },
+      );
+    }
+  }
+
+  private *testMigration(job: MachineJob): Orchestration<void> {
+    for (let attempt = 1; ; attempt++) {
+      yield* this.holdIfPaused();
+      yield* this.enter('ReadyToTest');
+      yield* this.enter('TestMigrating', attempt > 1 ? { reason: `attempt ${attempt}` } : {});
+      yield* this.start(ACTIVITY.startTestMigrate, 'TestMigrating');
+      let failure: { stage: Stage; error: AzureErrorInfo } | undefined;
+      try {
+        yield* this.waitFor('testMigrate', 'TestMigrating');
+        yield* this.enter('Testing');
+        const health = yield* this.checkTestVm(job);
+        if (!health) {
+          failure = {
+            stage: 'Testing',
+            error: {
+              code: 'TestVmUnhealthy',
+              message: 'The test VM did not become healthy (running, provisioned, VM agent Ready).',
+              possibleCauses: 'The guest did not boot in Azure, or its VM agent is missing or not starting.',
+              recommendedAction:
+                'Check boot diagnostics of the test VM, install or repair the Azure VM agent, then retry the machine.',
+            },
+          };
+        }
+      } catch (error) {
+        if (!(error instanceof StepFailed)) throw error;
+        failure = { stage: error.stage, error: error.info };
+      }
+      // A test is always cleaned up before anything else happens, whether it passed or not.
+      yield* this.enter(
+        'CleaningUpTest',
+        failure ? { reason: `test failed: ${failure.error.message}`, error: failure.error } : {},
+      );
+      yield* this.start(ACTIVITY.startTestCleanup, 'CleaningUpTest');
+      yield* this.waitFor('testCleanup', 'CleaningUpTest');
+      if (failure === undefined) return;
+      if (attempt >= this.settings.testAttempts) throw new StepFailed(failure.stage, failure.error);
+    }
+  }
+
+  /** Reads the test VM until it is healthy, a few times while it boots. */
+  private *checkTestVm(job: MachineJob): Orchestration<boolean> {
+    for (let check = 1; ; check++) {
+      const result = yield* this.must(ACTIVITY.checkTestVm, { job, at: nowIso(this.context) });
+      if (result.healthy) return true;
+      if (check >= this.settings.testVmChecks) return false;
+      yield* this.sleep(nowMs(this.context) + this.settings.pollMinMs, ['Cancel']);
+    }
+  }
+
+  private *gate(): Orchestration<void> {
+    yield* this.enter('ReadyForCutover');
+    for (;;) {
+      const gate = cutoverGate(this.settings.cutover, this.context.df.currentUtcDateTime);
+      if (gate.kind === 'go') return;
+      if (gate.kind === 'closed') {
+        throw new StepFailed('ReadyForCutover', {
+          code: 'NoMaintenanceWindow',
+          message: 'No maintenance window is left for the cut-over.',
+          recommendedAction: 'Give the wave a new maintenance window, then retry the machine.',
+        });
+      }
+      if (gate.kind === 'approval') {
+        yield* this.enter('AwaitingApproval', { reason: 'waiting for approval' });
+        const event = yield* this.inbox.waitForAny(['Approve', 'Cancel']);
+        if (event === 'Cancel') throw new CancelRequested();
+        const approver = approverOf(this.inbox.take('Approve')!.data);
+        yield* this.must(ACTIVITY.recordApproval, {
+          waveId: this.input.waveId,
+          name: this.input.name,
+          approver,
+          at: nowIso(this.context),
+        });
+        return;
+      }
+      yield* this.enter('AwaitingApproval', {
+        reason: `waiting for the maintenance window at ${instant(gate.at).toISOString()}`,
+      });
+      yield* this.sleep(gate.at, ['Cancel']);
+    }
+  }
+
+  private *onboard(job: MachineJob): Orchestration<void> {
+    if (job.onboarding === undefined) return;
+    yield* this.enter('Onboarding', { reason: `profile ${job.onboarding.kind}` });
+    const assigned = yield* this.call(ACTIVITY.onboard, { job, at: nowIso(this.context) }, 'Onboarding');
+    if (!assigned.supported) {
+      throw new StepFailed('Onboarding', {
+        code: 'RegionNotSupported',
+        message: 'The onboarding method is not available in the target region.',
+        recommendedAction: 'Onboard the VM with Azure Policy, or migrate it to a supported region.',
+      });
+    }
+    const deadline = nowMs(this.context) + this.settings.onboardingTimeoutMs;
+    for (let polls = 0; ; polls++) {
+      const status = yield* this.call(
+        ACTIVITY.readOnboardingStatus,
+        { job, at: nowIso(this.context) },
+        'Onboarding',
+      );
+      if (status?.reportStatus === 'Conformant') return;
+      if (status?.assignmentStatus === 'Failed') {
+        throw new StepFailed(
+          'Onboarding',
+          status.error ?? {
+            code: 'OnboardingFailed',
+            message: 'The Automanage assignment ended in status Failed.',
+          },
+        );
+      }
+      const now = nowMs(this.context);
+      if (now >= deadline) {
+        throw new StepFailed('Onboarding', {
+          code: 'OnboardingTimedOut',
+          message: `The VM did not become Conformant (assignment ${status?.assignmentStatus ?? 'missing'}).`,
+          recommendedAction: 'Check the Automanage report of the VM, then retry the machine.',
+        });
+      }
+      yield* this.sleep(smaller(deadline, nextPollAt(now, this.timing(), polls, undefined, undefined)), []);
+    }
+  }
+
+  /** Reads the item until `phase` is over; resyncs a failed initial seeding a bounded number of times. */
+  private *waitFor(phase: Phase, stage: Stage): Orchestration<ItemSnapshot | null> {
+    const job = this.job!;
+    let polls = 0;
+    let resyncs = 0;
+    let previous: Progress | undefined;
+    for (;;) {
+      const item = yield* this.call(ACTIVITY.readMigrationItem, { job, at: nowIso(this.context) }, stage);
+      const verdict = judge(phase, item);
+      if (verdict.kind === 'done') return item;
+      if (verdict.kind === 'failed') throw new StepFailed(stage, verdict.error);
+      const now = nowMs(this.context);
+      let current: Progress | undefined;
+      if (verdict.kind === 'resync') {
+        if (resyncs >= this.settings.resyncAttempts) throw new StepFailed(stage, verdict.error);
+        resyncs++;
+        yield* this.enter(stage, {
+          reason: `resync ${resyncs} after: ${verdict.error.message}`,
+          error: verdict.error,
+        });
+        yield* this.start(ACTIVITY.startResync, stage);
+        polls = 0;
+        previous = undefined;
+      } else if (verdict.percent !== undefined) {
+        current = { at: now, percent: verdict.percent };
+      }
+      const wake = yield* this.sleep(nextPollAt(now, this.timing(), polls, previous, current), [
+        'MigrationItemChanged',
+      ]);
+      if (wake === 'MigrationItemChanged') this.inbox.take('MigrationItemChanged');
+      else polls++;
+      previous = current ?? previous;
+    }
+  }
+
+  /** Sleeps until `fireAt` or one of `wake`; a cancel (while cancellable) ends the sleep by throwing. */
+  private *sleep(fireAt: number, wake: PipelineEvent[]): Orchestration<PipelineEvent | 'timer'> {
+    const names: PipelineEvent[] = this.cancellable ? [...wake, 'Cancel'] : wake;
+    const event = yield* this.inbox.wait(fireAt, names);
+    if (event === 'Cancel') throw new CancelRequested();
+    return event;
+  }
+
+  /** Before starting an Azure action: a cancel ends the run; a pause holds it until resume. */
+  private *holdIfPaused(): Orchestration<void> {
+    if (this.cancellable && this.inbox.has('Cancel')) throw new CancelRequested();
+    while (this.inbox.take('Pause')) {
+      const event = yield* this.inbox.waitForAny(this.cancellable ? ['Resume', 'Cancel'] : ['Resume']);
+      if (event === 'Cancel') throw new CancelRequested();
+      this.inbox.take('Resume');
+    }
+  }
+
+  /** Starts an Azure operation; an operation Azure does not allow in the item's state fails the step. */
+  private *start(
+    name:
+      | typeof ACTIVITY.startResync
+      | typeof ACTIVITY.startTestMigrate
+      | typeof ACTIVITY.startTestCleanup
+      | typeof ACTIVITY.startMigrate
+      | typeof ACTIVITY.completeMigration,
+    stage: Stage,
+  ): Orchestration<StartOutcome> {
+    const outcome = yield* this.call(name, { job: this.job!, at: nowIso(this.context) }, stage);
+    if (outcome.action === 'notAllowed') {
+      throw new StepFailed(stage, {
+        code: 'OperationNotAllowed',
+        message: outcome.reason,
+        recommendedAction:
+          'Look at the migration item in the portal; retry the machine once its state allows the step.',
+      });
+    }
+    return outcome;
+  }
+
+  private *takeSlot(job: MachineJob): Orchestration<void> {
+    if (this.slotHeld) return;
+    const entity = new df.EntityId(SLOTS_ENTITY, job.appliance.toLowerCase());
+    for (;;) {
+      const request: AcquireRequest = {
+        holders: [slotHolder(job.waveId, job.name)],
+        owner: this.context.df.instanceId,
+        capacity: this.settings.applianceCapacity,
+        now: nowMs(this.context),
+        staleAfterMs: this.settings.slotStaleMs,
+      };
+      const result = (yield this.context.df.callEntity(entity, 'acquire', request)) as AcquireResult;
+      if (result.granted.length > 0) {
+        this.slotHeld = true;
+        return;
+      }
+      yield* this.sleep(nowMs(this.context) + this.settings.slotPollMs, []);
+    }
+  }
+
+  private releaseSlot(job: MachineJob): void {
+    if (!this.slotHeld) return;
+    const entity = new df.EntityId(SLOTS_ENTITY, job.appliance.toLowerCase());
+    this.context.df.signalEntity(entity, 'release', [slotHolder(job.waveId, job.name)]);
+    this.slotHeld = false;
+  }
+
+  private *cancel(): Orchestration<PipelineResult> {
+    this.cancellable = false;
+    this.inbox.take('Cancel');
+    const job = this.job;
+    if (job !== undefined) {
+      for (let polls = 0; ; polls++) {
+        const cleanup = yield* this.call(
+          ACTIVITY.cleanupOnCancel,
+          { job, at: nowIso(this.context) },
+          this.stage,
+        );
+        if (cleanup.clean) break;
+        const now = nowMs(this.context);
+        yield* this.sleep(nextPollAt(now, this.timing(), polls, undefined, undefined), [
+          'MigrationItemChanged',
+        ]);
+        this.inbox.take('MigrationItemChanged');
+      }
+      this.releaseSlot(job);
+    }
+    yield* this.enter('Cancelled');
+    return { name: this.input.name, stage: 'Cancelled' };
+  }
+
+  private *fail(stage: Stage, error: AzureErrorInfo): Orchestration<PipelineResult> {
+    this.cancellable = false;
+    yield* this.must(ACTIVITY.recordFailure, {
+      waveId: this.input.waveId,
+      name: this.input.name,
+      stage,
+      at: nowIso(this.context),
+      changeId: this.changeId(),
+      error,
+      final: true,
+    });
+    this.stage = 'Failed';
+    const job = this.job;
+    if (job !== undefined && this.slotHeld) {
+      // A migration item keeps its replication slot in Azure until it is deleted; so do we.
+      const item = yield* callActivity(
+        this.context,
+        ACTIVITY.readMigrationItem,
+        { job, at: nowIso(this.context) },
+        this.settings.retry,
+      );
+      if (item.ok && item.value === null) this.releaseSlot(job);
+    }
+    return { name: this.input.name, stage: 'Failed', failedStage: stage, error };
+  }
+
+  private *enter(to: Stage, extra: { reason?: string; error?: AzureErrorInfo } = {}): Orchestration<void> {
+    const from = this.stage;
+    this.stage = to;
+    this.context.df.setCustomStatus({ stage: to });
+    yield* this.must(ACTIVITY.recordStage, {
+      waveId: this.input.waveId,
+      name: this.input.name,
+      to,
+      ...(from === to ? {} : { from }),
+      at: nowIso(this.context),
+      changeId: this.changeId(),
+      instanceId: this.context.df.instanceId,
+      ...extra,
+    });
+  }
+
+  private changeId(): string {
+    this.step++;
+    return `${this.context.df.instanceId}:${this.step}`;
+  }
+
+  private timing() {
+    return { minMs: this.settings.pollMinMs, maxMs: this.settings.pollMaxMs };
+  }
+
+  /** An activity whose failure fails the current step with Azure's error. */
+  private *call<N extends ActivityName>(
+    name: N,
+    input: ActivityInput<N>,
+    stage: Stage,
+  ): Orchestration<ActivityOutput<N>> {
+    const result = yield* callActivity(this.context, name, input, this.settings.retry);
+    if (!result.ok) throw new StepFailed(stage, result.error);
+    return result.value;
+  }
+
+  private *must<N extends ActivityName>(name: N, input: ActivityInput<N>): Orchestration<ActivityOutput<N>> {
+    return yield* mustCall(this.context, name, input, this.settings.retry);
+  }
+}
+
+function resumeFrom(
+  validation: Extract<ValidateMachineOutput, { valid: true }>,
+  job: MachineJob,
+): StartPoint {
+  return startPoint(validation.item ?? null, validation.failedStage, !job.skipTestMigration);
+}
+
+export function* vmPipeline(context: df.OrchestrationContext): Orchestration<PipelineResult> {
+  const input = context.df.getInput<PipelineInput>();
+  return yield* new PipelineRun(context, input).run();
+}
+
+df.app.orchestration(VM_PIPELINE, vmPipeline);
