@@ -185,11 +185,12 @@ export function compileRoute(template: string): CompiledRoute {
       precedence.push(4);
       return;
     }
+    // Greedy groups take the rightmost delimiters: ASP.NET matches complex segments right to left.
     let segmentPattern = '';
     let index0 = parameters.length - parts.filter((p) => 'parameter' in p).length;
     for (const part of parts) {
       if ('literal' in part) segmentPattern += escapeRegex(part.literal);
-      else segmentPattern += `(?<p${index0++}>[^/]+?)`;
+      else segmentPattern += `(?<p${index0++}>[^/]+)`;
     }
     pattern += `/${segmentPattern}`;
     precedence.push(
