@@ -7,7 +7,6 @@
  * thrown error whose text the orchestration would have to parse.
  */
 import type {
-  AzureDiskType,
   EnableReplicationRequest,
   MigrationOperation,
   OnboardingProfile,
@@ -65,11 +64,6 @@ export interface MachineJob {
   skipTestMigration: boolean;
   /** Onboarding profile; undefined when the plan says not to onboard. */
   onboarding?: OnboardingProfile;
-  /** Total provisioned disk size in GB: how long seeding takes is proportional to it. */
-  diskGB: number;
-  /** Higher goes first; equal priorities go longest seeding first. */
-  priority: number;
-  diskTypes?: Record<string, AzureDiskType>;
 }
 
 /** The migration item as the orchestration decides on it (a small, serialisable snapshot). */

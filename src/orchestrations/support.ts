@@ -41,57 +41,71 @@ export function nowIso(context: df.OrchestrationContext): string {
 export const MINUTE_MS = 60_000;
 
 /**
- * One waiter per event name for the life of the orchestration. Creating a fresh waiter at every
- * wait would lose events: durable-functions hands an event to the newest open waiter of that name,
- * and an abandoned waiter from an earlier wait still counts as open. Keeping one waiter per name
- * and renewing it only once it has received its event means every event is seen exactly once,
- * even one that arrives while the orchestration is busy with an activity.
+ * External events, none lost. durable-functions hands an event to the newest open waiter of its
+ * name, and a waiter that lost a race (the timer fired first) stays open; an event arriving while
+ * the orchestration is busy with an activity therefore completes such an old waiter. So every wait
+ * creates fresh waiters (re-yielding a waiter would register it twice), every waiter is kept, and
+ * an event counts as arrived when any waiter of its name completed and has not been taken.
  */
 export class Inbox<Name extends string> {
-  private readonly waiters = new Map<Name, df.Task>();
+  private readonly waiters = new Map<Name, df.Task[]>();
+  private readonly taken = new Set<df.Task>();
 
   constructor(
     private readonly context: df.OrchestrationContext,
     names: readonly Name[],
   ) {
-    for (const name of names) this.waiters.set(name, context.df.waitForExternalEvent(name));
+    for (const name of names) this.waiters.set(name, []);
   }
 
-  /** The payload of `name` if it arrived since the last take (and starts listening again), else undefined. */
-  take(name: Name): { data: unknown } | undefined {
-    const waiter = this.waiters.get(name)!;
-    if (!waiter.isCompleted) return undefined;
-    this.waiters.set(name, this.context.df.waitForExternalEvent(name));
-    return { data: waiter.result };
+  private arrived(name: Name): df.Task | undefined {
+    return this.waiters.get(name)!.find((waiter) => waiter.isCompleted && !this.taken.has(waiter));
   }
 
   /** Whether `name` arrived and has not been taken. */
   has(name: Name): boolean {
-    return this.waiters.get(name)!.isCompleted;
+    return this.arrived(name) !== undefined;
+  }
+
+  /** The payload of the oldest untaken `name`, marking it taken; undefined if none arrived. */
+  take(name: Name): { data: unknown } | undefined {
+    const waiter = this.arrived(name);
+    if (waiter === undefined) return undefined;
+    this.taken.add(waiter);
+    return { data: waiter.result };
+  }
+
+  /** Takes every arrived `name`, answering their payloads in the order the waiters were created. */
+  drain(name: Name): unknown[] {
+    const payloads: unknown[] = [];
+    for (let next = this.take(name); next !== undefined; next = this.take(name)) payloads.push(next.data);
+    return payloads;
   }
 
   /**
-   * Waits until `fireAt` (epoch ms) or until one of `names` arrives, whichever is first. Answers
-   * the event's name (not yet taken) or `timer`.
+   * Waits until `fireAt` (epoch ms; undefined: no deadline), one of `names` arriving, or one of
+   * `tasks` finishing. `tasks` must be tasks never yielded before: yielding them here is what
+   * schedules them. Answers the first of `names` that arrived (not taken), else `timer` or `task`.
    */
-  *wait(fireAt: number, names: readonly Name[]): Orchestration<Name | 'timer'> {
+  *wait(
+    fireAt: number | undefined,
+    names: readonly Name[],
+    tasks: df.Task[] = [],
+  ): Orchestration<Name | 'timer' | 'task'> {
+    const pending = names.find((name) => this.has(name));
+    if (pending !== undefined && tasks.length === 0) return pending;
+    const deadline = pending !== undefined ? nowMs(this.context) : fireAt;
+    const timer = deadline === undefined ? undefined : this.context.df.createTimer(instant(deadline));
+    const fresh = names.map((name) => {
+      const waiter = this.context.df.waitForExternalEvent(name);
+      this.waiters.get(name)!.push(waiter);
+      return waiter;
+    });
+    const winner = yield this.context.df.Task.any([...(timer ? [timer] : []), ...fresh, ...tasks]);
+    if (timer !== undefined && winner !== timer && !timer.isCompleted && !timer.isFaulted) timer.cancel();
     const arrived = names.find((name) => this.has(name));
     if (arrived !== undefined) return arrived;
-    const timer = this.context.df.createTimer(instant(fireAt));
-    const listening = names.map((name) => this.waiters.get(name)!);
-    const winner = yield this.context.df.Task.any([timer, ...listening]);
-    if (winner === timer) return 'timer';
-    timer.cancel();
-    return names[listening.indexOf(winner as df.Task)]!;
-  }
-
-  /** Waits for one of `names` with no deadline. */
-  *waitForAny(names: readonly Name[]): Orchestration<Name> {
-    const arrived = names.find((name) => this.has(name));
-    if (arrived !== undefined) return arrived;
-    const listening = names.map((name) => this.waiters.get(name)!);
-    const winner = yield this.context.df.Task.any(listening);
-    return names[listening.indexOf(winner as df.Task)]!;
+    return winner === timer ? 'timer' : 'task';
   }
 }
 

@@ -220,7 +220,7 @@ class PipelineRun {
       yield* this.start(ACTIVITY.completeMigration, 'Completing');
       yield* this.waitFor('complete', 'Completing');
     }
-    this.releaseSlot(job);
+    yield* this.releaseSlot(job);
     yield* this.onboard(job);
     yield* this.enter('Done');
     return { name: this.input.name, stage: 'Done' };
@@ -305,7 +305,7 @@ class PipelineRun {
       }
       if (gate.kind === 'approval') {
         yield* this.enter('AwaitingApproval', { reason: 'waiting for approval' });
-        const event = yield* this.inbox.waitForAny(['Approve', 'Cancel']);
+        const event = yield* this.inbox.wait(undefined, ['Approve', 'Cancel']);
         if (event === 'Cancel') throw new CancelRequested();
         const approver = approverOf(this.inbox.take('Approve')!.data);
         yield* this.must(ACTIVITY.recordApproval, {
@@ -392,14 +392,14 @@ class PipelineRun {
       const wake = yield* this.sleep(nextPollAt(now, this.timing(), polls, previous, current), [
         'MigrationItemChanged',
       ]);
-      if (wake === 'MigrationItemChanged') this.inbox.take('MigrationItemChanged');
+      if (wake === 'MigrationItemChanged') this.inbox.drain('MigrationItemChanged');
       else polls++;
       previous = current ?? previous;
     }
   }
 
   /** Sleeps until `fireAt` or one of `wake`; a cancel (while cancellable) ends the sleep by throwing. */
-  private *sleep(fireAt: number, wake: PipelineEvent[]): Orchestration<PipelineEvent | 'timer'> {
+  private *sleep(fireAt: number, wake: PipelineEvent[]): Orchestration<PipelineEvent | 'timer' | 'task'> {
     const names: PipelineEvent[] = this.cancellable ? [...wake, 'Cancel'] : wake;
     const event = yield* this.inbox.wait(fireAt, names);
     if (event === 'Cancel') throw new CancelRequested();
@@ -410,7 +410,7 @@ class PipelineRun {
   private *holdIfPaused(): Orchestration<void> {
     if (this.cancellable && this.inbox.has('Cancel')) throw new CancelRequested();
     while (this.inbox.take('Pause')) {
-      const event = yield* this.inbox.waitForAny(this.cancellable ? ['Resume', 'Cancel'] : ['Resume']);
+      const event = yield* this.inbox.wait(undefined, this.cancellable ? ['Resume', 'Cancel'] : ['Resume']);
       if (event === 'Cancel') throw new CancelRequested();
       this.inbox.take('Resume');
     }
@@ -458,11 +458,16 @@ class PipelineRun {
     }
   }
 
-  private releaseSlot(job: MachineJob): void {
+  /** Gives the slot back and wakes the wave, which may be waiting to start another machine. */
+  private *releaseSlot(job: MachineJob): Orchestration<void> {
     if (!this.slotHeld) return;
     const entity = new df.EntityId(SLOTS_ENTITY, job.appliance.toLowerCase());
     this.context.df.signalEntity(entity, 'release', [slotHolder(job.waveId, job.name)]);
     this.slotHeld = false;
+    const wave = this.context.df.parentInstanceId;
+    if (wave) {
+      yield* this.must(ACTIVITY.notifyInstances, { instanceIds: [wave], event: 'SlotFreed' });
+    }
   }
 
   private *cancel(): Orchestration<PipelineResult> {
@@ -481,9 +486,9 @@ class PipelineRun {
         yield* this.sleep(nextPollAt(now, this.timing(), polls, undefined, undefined), [
           'MigrationItemChanged',
         ]);
-        this.inbox.take('MigrationItemChanged');
+        this.inbox.drain('MigrationItemChanged');
       }
-      this.releaseSlot(job);
+      yield* this.releaseSlot(job);
     }
     yield* this.enter('Cancelled');
     return { name: this.input.name, stage: 'Cancelled' };
@@ -510,7 +515,7 @@ class PipelineRun {
         { job, at: nowIso(this.context) },
         this.settings.retry,
       );
-      if (item.ok && item.value === null) this.releaseSlot(job);
+      if (item.ok && item.value === null) yield* this.releaseSlot(job);
     }
     return { name: this.input.name, stage: 'Failed', failedStage: stage, error };
   }

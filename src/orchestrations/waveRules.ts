@@ -1,0 +1,91 @@
+/**
+ * The decisions of the wave orchestration, as pure functions: the order machines take replication
+ * slots in, which machines to ask slots for at each tick, and the wave's tally.
+ */
+import { admissionOrder } from '../domain/scheduling';
+import type { PipelineResult } from './vmPipeline';
+
+export interface WaveMachine {
+  name: string;
+  appliance: string;
+  /** Minutes the machine holds a replication slot (enable to completion), from its disks and the seeding rate. */
+  slotMinutes: number;
+  /** Lower goes first (domain/scheduling `admissionOrder`). */
+  priority?: number;
+}
+
+/** Priority first, then longest slot time first, so the wave ends early. */
+export function orderForAdmission(machines: readonly WaveMachine[]): WaveMachine[] {
+  return admissionOrder(
+    machines.map((machine) => ({
+      ...machine,
+      key: machine.name.toLowerCase(),
+    })),
+  ).map(({ key: _key, ...machine }) => machine);
+}
+
+export interface SlotRequest {
+  appliance: string;
+  /** At most one batch, in admission order. */
+  machines: WaveMachine[];
+}
+
+/**
+ * What to ask each appliance's semaphore for: the first `batchSize` waiting machines of each
+ * appliance, appliances in the order their first machine waits. Each appliance is asked on its own,
+ * so a full appliance never holds back the machines of another.
+ */
+export function slotRequests(pending: readonly WaveMachine[], batchSize: number): SlotRequest[] {
+  const byAppliance = new Map<string, WaveMachine[]>();
+  for (const machine of pending) {
+    const key = machine.appliance.toLowerCase();
+    const list = byAppliance.get(key) ?? [];
+    if (list.length < batchSize) list.push(machine);
+    byAppliance.set(key, list);
+  }
+  return [...byAppliance.entries()].map(([appliance, machines]) => ({ appliance, machines }));
+}
+
+/** How many more machines the wave may start now: its `maxParallel` less those holding a slot. */
+export function roomToStart(inFlight: number, maxParallel: number | undefined): number {
+  if (maxParallel === undefined) return Number.POSITIVE_INFINITY;
+  return maxParallel > inFlight ? maxParallel - inFlight : 0;
+}
+
+export interface WaveTally {
+  waiting: number;
+  running: number;
+  done: number;
+  failed: number;
+  cancelled: number;
+}
+
+export function tally(waiting: number, running: number, results: Iterable<PipelineResult>): WaveTally {
+  const counts: WaveTally = { waiting, running, done: 0, failed: 0, cancelled: 0 };
+  for (const result of results) {
+    if (result.stage === 'Done') counts.done++;
+    else if (result.stage === 'Failed') counts.failed++;
+    else counts.cancelled++;
+  }
+  return counts;
+}
+
+/**
+ * Whether the wave should be paused after these `Pause` and `Resume` events (payloads carry the
+ * ISO instant `at` the operator asked, so the latest request wins whatever order they arrived
+ * in); undefined when there were none.
+ */
+export function latestToggle(pauses: readonly unknown[], resumes: readonly unknown[]): boolean | undefined {
+  const atOf = (data: unknown) =>
+    typeof data === 'object' && data !== null && typeof (data as { at?: unknown }).at === 'string'
+      ? (data as { at: string }).at
+      : '';
+  const requests = [
+    ...pauses.map((data) => ({ paused: true, at: atOf(data) })),
+    ...resumes.map((data) => ({ paused: false, at: atOf(data) })),
+  ];
+  if (requests.length === 0) return undefined;
+  // ISO instants in UTC sort as strings; a request without a time counts as the oldest.
+  requests.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  return requests[requests.length - 1]!.paused;
+}
