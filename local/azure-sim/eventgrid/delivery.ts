@@ -1,0 +1,380 @@
+/**
+ * Event Grid's push delivery to webhook subscriptions, in virtual time: the validation handshake
+ * when a subscription is added, at-least-once delivery of each event (one per POST by default) with
+ * `aeg-event-type: Notification`, retries on the published schedule, no retry for 400 and 413, and
+ * a dead-letter record when it gives up.
+ *
+ * Faults of the profile's `eventGrid` section (lost first attempts, duplicates, reordering within a
+ * window) are drawn when an event is published, from seeded streams, so the same events published
+ * in the same order meet the same faults however fast the webhook answers.
+ */
+import type { Clock } from '../../clock';
+import type { FaultProfile } from '../faults/schema';
+import { seededUuid } from '../framework/ids';
+import type { DeadLetterRecord, EventSubscription } from '../framework/types';
+import type { EventGridEvent } from './schema';
+
+const SECOND_MS = 1000;
+const MINUTE_MS = 60 * SECOND_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+/** Waits before each retry, after the 1st, 2nd, ... failed attempt; the last repeats (virtual ms). */
+export const RETRY_DELAYS_MS = [
+  10 * SECOND_MS,
+  30 * SECOND_MS,
+  MINUTE_MS,
+  5 * MINUTE_MS,
+  10 * MINUTE_MS,
+  30 * MINUTE_MS,
+  HOUR_MS,
+  3 * HOUR_MS,
+  6 * HOUR_MS,
+  12 * HOUR_MS,
+];
+export const MAX_DELIVERY_ATTEMPTS = 30;
+/** Event time to live: Event Grid stops retrying 24 h after publication (virtual ms). */
+export const EVENT_TIME_TO_LIVE_MS = 24 * HOUR_MS;
+/** Statuses Event Grid does not retry. */
+const NOT_RETRIED = new Set([400, 413]);
+/** Real ms Event Grid waits for a webhook's answer before counting the attempt as failed. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** POSTs in flight per subscription, so a burst of events does not flood the webhook. */
+const MAX_IN_FLIGHT = 16;
+
+/** The wait after `attempts` failed attempts, virtual ms. */
+export function retryDelayMs(attempts: number): number {
+  return RETRY_DELAYS_MS[Math.min(attempts, RETRY_DELAYS_MS.length) - 1] ?? RETRY_DELAYS_MS[0]!;
+}
+
+export interface DeliveryStats {
+  published: number;
+  /** POSTs answered 2xx, duplicates included. */
+  delivered: number;
+  duplicatesSent: number;
+  /** Attempts that failed (non-2xx, network error, timeout, or lost by fault injection). */
+  failedAttempts: number;
+  deadLettered: number;
+}
+
+export interface DeliveryOptions {
+  clock: Clock;
+  random: (stream: string) => number;
+  faults: FaultProfile['eventGrid'];
+  /** The topic named in validation events (`/subscriptions/{id}`). */
+  systemTopic: string;
+  requestTimeoutMs?: number;
+}
+
+interface Delivery {
+  events: EventGridEvent[];
+  /** Virtual ms when the events were published (time to live counts from here). */
+  publishedAt: number;
+  attempts: number;
+  loseFirstAttempt: boolean;
+  /** Virtual ms after the first success at which a duplicate follows, when the draw says so. */
+  duplicateAfterMs?: number;
+  isDuplicate: boolean;
+  lastStatus?: number;
+  lastOutcome?: string;
+}
+
+interface Subscriber {
+  sub: EventSubscription;
+  state: 'validating' | 'active' | 'failed';
+  /** Deliveries waiting for the validation handshake. */
+  waiting: { delivery: Delivery; delayMs: number }[];
+  inFlight: number;
+  ready: (() => void)[];
+}
+
+export function matches(
+  sub: EventSubscription,
+  event: EventGridEvent,
+  customTopic: string | undefined,
+): boolean {
+  if (sub.topic?.toLowerCase() !== customTopic?.toLowerCase()) return false;
+  const type = event.eventType.toLowerCase();
+  if (sub.includedEventTypes?.length && !sub.includedEventTypes.some((t) => t.toLowerCase() === type))
+    return false;
+  // Subject filters ignore case, as Event Grid's do unless isSubjectCaseSensitive is set.
+  const subject = event.subject.toLowerCase();
+  const begins = sub.subjectBeginsWith?.toLowerCase();
+  const ends = sub.subjectEndsWith?.toLowerCase();
+  return (!begins || subject.startsWith(begins)) && (!ends || subject.endsWith(ends));
+}
+
+export class EventGridDelivery {
+  private readonly subscribers: Subscriber[] = [];
+  private readonly dead: DeadLetterRecord[] = [];
+  private readonly abort = new AbortController();
+  private readonly pending = new Set<Promise<void>>();
+  private readonly counters: DeliveryStats = {
+    published: 0,
+    delivered: 0,
+    duplicatesSent: 0,
+    failedAttempts: 0,
+    deadLettered: 0,
+  };
+
+  constructor(private readonly options: DeliveryOptions) {}
+
+  addSubscription(sub: EventSubscription): void {
+    const subscriber: Subscriber = { sub, state: 'validating', waiting: [], inFlight: 0, ready: [] };
+    this.subscribers.push(subscriber);
+    this.track(this.validate(subscriber));
+  }
+
+  /** Routes events of a system topic (customTopic undefined) or of a custom topic to the subscriptions. */
+  publish(events: EventGridEvent[], customTopic?: string): void {
+    if (this.abort.signal.aborted) return;
+    this.counters.published += events.length;
+    for (const subscriber of this.subscribers) {
+      const selected = events.filter((e) => matches(subscriber.sub, e, customTopic));
+      const size = Math.max(1, subscriber.sub.maxEventsPerBatch ?? 1);
+      for (let i = 0; i < selected.length; i += size) {
+        this.enqueue(subscriber, selected.slice(i, i + size));
+      }
+    }
+  }
+
+  deadLetters(): DeadLetterRecord[] {
+    return [...this.dead];
+  }
+
+  stats(): DeliveryStats {
+    return { ...this.counters };
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort(new Error('Event Grid delivery stopped'));
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch(() => undefined).finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+  }
+
+  private enqueue(subscriber: Subscriber, events: EventGridEvent[]): void {
+    const { random, faults, clock } = this.options;
+    // Every draw happens here, in publication order, so outcomes do not depend on webhook timing.
+    const reorder = random('eventgrid.reorder');
+    const lose = random('eventgrid.failFirstAttempt');
+    const duplicate = random('eventgrid.duplicate');
+    const duplicateDelay = random('eventgrid.duplicateDelay');
+    const windowMs = faults.reorderWindowSeconds * SECOND_MS;
+    const delivery: Delivery = {
+      events,
+      publishedAt: clock.now(),
+      attempts: 0,
+      loseFirstAttempt: lose < faults.failFirstAttemptRate,
+      isDuplicate: false,
+      ...(duplicate < faults.duplicateRate
+        ? { duplicateAfterMs: Math.floor(duplicateDelay * Math.max(windowMs, SECOND_MS)) }
+        : {}),
+    };
+    const delayMs = Math.floor(reorder * windowMs);
+    if (subscriber.state === 'active') this.schedule(subscriber, delivery, clock.now() + delayMs);
+    else if (subscriber.state === 'validating') subscriber.waiting.push({ delivery, delayMs });
+    else
+      this.deadLetter(
+        subscriber,
+        { ...delivery, lastOutcome: 'SubscriptionValidationFailed' },
+        'NonRetriableDeliveryFailure',
+      );
+  }
+
+  private schedule(subscriber: Subscriber, delivery: Delivery, at: number): void {
+    this.track(
+      this.options.clock.sleepUntil(at, this.abort.signal).then(() => this.attempt(subscriber, delivery)),
+    );
+  }
+
+  private async slot(subscriber: Subscriber): Promise<void> {
+    while (subscriber.inFlight >= MAX_IN_FLIGHT) {
+      await new Promise<void>((resolve) => subscriber.ready.push(resolve));
+    }
+    subscriber.inFlight += 1;
+  }
+
+  private release(subscriber: Subscriber): void {
+    subscriber.inFlight -= 1;
+    subscriber.ready.shift()?.();
+  }
+
+  private async attempt(subscriber: Subscriber, delivery: Delivery): Promise<void> {
+    const { clock } = this.options;
+    delivery.attempts += 1;
+    let status: number | undefined;
+    if (delivery.attempts === 1 && delivery.loseFirstAttempt) {
+      delivery.lastOutcome = 'Lost';
+    } else {
+      await this.slot(subscriber);
+      try {
+        status = await this.post(
+          subscriber.sub.endpointUrl,
+          'Notification',
+          subscriber.sub.name,
+          delivery.events,
+          delivery.attempts - 1,
+        );
+        delivery.lastStatus = status;
+        delivery.lastOutcome = status >= 200 && status < 300 ? 'Success' : `HttpStatus${status}`;
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        delivery.lastOutcome =
+          err instanceof Error && err.name === 'TimeoutError' ? 'TimedOut' : 'NetworkError';
+      } finally {
+        this.release(subscriber);
+      }
+    }
+    if (status !== undefined && status >= 200 && status < 300) {
+      this.counters.delivered += 1;
+      if (delivery.isDuplicate) this.counters.duplicatesSent += 1;
+      if (!delivery.isDuplicate && delivery.duplicateAfterMs !== undefined) {
+        // The repeat carries the same delivery count as the attempt it repeats.
+        const copy: Delivery = {
+          ...delivery,
+          attempts: delivery.attempts - 1,
+          loseFirstAttempt: false,
+          isDuplicate: true,
+        };
+        this.schedule(subscriber, copy, clock.now() + delivery.duplicateAfterMs);
+      }
+      return;
+    }
+    this.counters.failedAttempts += 1;
+    // A duplicate is Event Grid's own repeat: when it fails, the original has already been delivered.
+    if (delivery.isDuplicate) return;
+    if (status !== undefined && NOT_RETRIED.has(status)) {
+      this.deadLetter(subscriber, delivery, 'NonRetriableDeliveryFailure');
+      return;
+    }
+    if (delivery.attempts >= MAX_DELIVERY_ATTEMPTS) {
+      this.deadLetter(subscriber, delivery, 'MaxDeliveryAttemptsExceeded');
+      return;
+    }
+    const next = clock.now() + retryDelayMs(delivery.attempts);
+    if (next - delivery.publishedAt > EVENT_TIME_TO_LIVE_MS) {
+      this.deadLetter(subscriber, delivery, 'TimeToLiveExceeded');
+      return;
+    }
+    this.schedule(subscriber, delivery, next);
+  }
+
+  private deadLetter(subscriber: Subscriber, delivery: Delivery, reason: string): void {
+    for (const event of delivery.events) {
+      this.dead.push({
+        subscription: subscriber.sub.name,
+        event: { ...event },
+        deadLetterReason: reason,
+        deliveryAttempts: delivery.attempts,
+        lastDeliveryOutcome: delivery.lastOutcome ?? 'None',
+        ...(delivery.lastStatus !== undefined ? { lastHttpStatusCode: delivery.lastStatus } : {}),
+        deadLetteredAt: this.options.clock.now(),
+      });
+      this.counters.deadLettered += 1;
+    }
+  }
+
+  /**
+   * The handshake Event Grid does when a webhook subscription is created: the endpoint must echo
+   * the validation code. Retried on the delivery schedule, since a local webhook may start later.
+   */
+  private async validate(subscriber: Subscriber): Promise<void> {
+    const { clock, random, systemTopic } = this.options;
+    const code = seededUuid(random, 'eventgrid.validationCode').toUpperCase();
+    const event: EventGridEvent = {
+      id: seededUuid(random, 'eventgrid.validationId'),
+      topic: subscriber.sub.topic ?? systemTopic,
+      subject: '',
+      eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+      eventTime: new Date(clock.now()).toISOString(),
+      data: { validationCode: code },
+      dataVersion: '2',
+      metadataVersion: '1',
+    };
+    const startedAt = clock.now();
+    for (let attempt = 1; attempt <= MAX_DELIVERY_ATTEMPTS; attempt++) {
+      if (this.abort.signal.aborted) return;
+      try {
+        const answer = await this.postForJson(subscriber.sub.endpointUrl, subscriber.sub.name, [event]);
+        if (answer.ok && answer.validationResponse === code) {
+          subscriber.state = 'active';
+          for (const { delivery, delayMs } of subscriber.waiting.splice(0)) {
+            this.schedule(subscriber, delivery, clock.now() + delayMs);
+          }
+          return;
+        }
+      } catch {
+        if (this.abort.signal.aborted) return;
+      }
+      const next = clock.now() + retryDelayMs(attempt);
+      if (next - startedAt > EVENT_TIME_TO_LIVE_MS) break;
+      await clock.sleepUntil(next, this.abort.signal);
+    }
+    subscriber.state = 'failed';
+    for (const { delivery } of subscriber.waiting.splice(0)) {
+      this.deadLetter(
+        subscriber,
+        { ...delivery, lastOutcome: 'SubscriptionValidationFailed' },
+        'NonRetriableDeliveryFailure',
+      );
+    }
+  }
+
+  private headers(eventType: string, subscription: string, deliveryCount: number): Record<string, string> {
+    return {
+      'content-type': 'application/json; charset=utf-8',
+      'aeg-event-type': eventType,
+      'aeg-subscription-name': subscription.toUpperCase(),
+      'aeg-delivery-count': String(deliveryCount),
+      'aeg-metadata-version': '1',
+      'aeg-data-version': '1',
+    };
+  }
+
+  private signal(): AbortSignal {
+    return AbortSignal.any([
+      this.abort.signal,
+      AbortSignal.timeout(this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+    ]);
+  }
+
+  private async post(
+    url: string,
+    eventType: string,
+    subscription: string,
+    events: EventGridEvent[],
+    deliveryCount: number,
+  ): Promise<number> {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: this.headers(eventType, subscription, deliveryCount),
+      body: JSON.stringify(events),
+      signal: this.signal(),
+    });
+    await response.arrayBuffer();
+    return response.status;
+  }
+
+  private async postForJson(
+    url: string,
+    subscription: string,
+    events: EventGridEvent[],
+  ): Promise<{ ok: boolean; validationResponse?: unknown }> {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: this.headers('SubscriptionValidation', subscription, 0),
+      body: JSON.stringify(events),
+      signal: this.signal(),
+    });
+    const text = await response.text();
+    if (!response.ok) return { ok: false };
+    try {
+      const body = JSON.parse(text) as { validationResponse?: unknown };
+      return { ok: true, validationResponse: body.validationResponse };
+    } catch {
+      return { ok: false };
+    }
+  }
+}
