@@ -26,13 +26,13 @@ import { parseVirtualNetworkId } from './inventory';
 import type { Stage } from './lifecycle';
 import {
   issuesToProblems,
-  machineSchema,
   migrateProjectSchema,
   type Plan,
   type PlanDraft,
   type PlanMachine,
   type PlanParseResult,
   type PlanSettingsInput,
+  parseMachine,
   pathString,
   settingsSchema,
 } from './plan';
@@ -457,9 +457,9 @@ export function parsePlanCsv(text: string, options: CsvImportOptions = {}): CsvP
     const index = machineRows.length;
     machineRows.push(row);
     columnOverrides.push(overrides);
-    const parsed = machineSchema.safeParse(machine, { reportInput: true });
-    if (parsed.success) draft.machines.push({ index, machine: parsed.data });
-    else problems.push(...issuesToProblems(parsed.error.issues, (path) => locate(index, path)));
+    const parsed = parseMachine(machine);
+    if (parsed.machine) draft.machines.push({ index, machine: parsed.machine, dropped: parsed.dropped });
+    problems.push(...issuesToProblems(parsed.issues, (path) => locate(index, path)));
   });
 
   if (machineRows.length === 0) {

@@ -188,14 +188,15 @@ export function planJsonSchema(): Record<string, unknown> {
 }
 
 /**
- * A plan as far as it parsed: the machines that are valid by themselves (with their index in the
- * file, from 0), the settings (defaults where they did not parse), and `plan` when nothing failed.
+ * A plan as far as it parsed: its machines (with their index in the file, from 0; bad fields
+ * dropped, see parseMachine), the settings (defaults where they did not parse), and `plan` when
+ * nothing failed.
  */
 export interface PlanDraft {
   name?: string;
   settings: PlanSettings;
   migrateProject?: MigrateProject;
-  machines: { index: number; machine: PlanMachine }[];
+  machines: { index: number; machine: PlanMachine; dropped: string[] }[];
 }
 
 export interface PlanParseResult {
@@ -230,9 +231,7 @@ export function issuesToProblems(
 ): Problem[] {
   const problems: Problem[] = [];
   for (const issue of issues) {
-    const paths =
-      issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
-    for (const path of paths) {
+    for (const path of issuePaths(issue)) {
       const field = path.filter((k) => typeof k === 'string');
       let code: ProblemCode = 'INVALID_VALUE';
       if (issue.code === 'invalid_type' && issue.input === undefined) code = 'REQUIRED';
@@ -251,6 +250,52 @@ export function issuesToProblems(
     }
   }
   return problems;
+}
+
+/** Removes the value at `path` from a plain-JSON value (a copy is made by the caller). */
+function removeAt(value: unknown, path: readonly PropertyKey[]): void {
+  let node = value;
+  for (const key of path.slice(0, -1)) {
+    if (typeof node !== 'object' || node === null) return;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  if (typeof node === 'object' && node !== null)
+    delete (node as Record<PropertyKey, unknown>)[path[path.length - 1]!];
+}
+
+/** The paths an issue points at (each unrecognised key separately). */
+function issuePaths(issue: z.core.$ZodIssue): PropertyKey[][] {
+  return issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...issue.path, key]) : [issue.path];
+}
+
+/**
+ * Parses one machine. When it fails, the bad fields are dropped and it is parsed again (a field
+ * that is bad once dropped, because it is required, takes its parent with it), so the checks
+ * across machines (duplicates, inventory, landing zone) still see it: `machine` then has defaults
+ * in place of the bad values, `issues` are the original issues and `dropped` the dropped paths.
+ */
+export function parseMachine(raw: unknown): {
+  machine?: PlanMachine;
+  issues: z.core.$ZodIssue[];
+  dropped: string[];
+} {
+  const first = machineSchema.safeParse(raw, { reportInput: true });
+  if (first.success) return { machine: first.data, issues: [], dropped: [] };
+  const repaired = structuredClone(raw);
+  const dropped: string[] = [];
+  let attempt: ReturnType<typeof machineSchema.safeParse> = first;
+  for (let round = 0; round < 4 && !attempt.success; round++) {
+    for (const path of attempt.error.issues.flatMap(issuePaths)) {
+      const cut = dropped.includes(pathString(path)) ? path.slice(0, -1) : path;
+      if (cut.length === 0) return { issues: first.error.issues, dropped };
+      removeAt(repaired, cut);
+      dropped.push(pathString(cut));
+    }
+    attempt = machineSchema.safeParse(repaired);
+  }
+  return attempt.success
+    ? { machine: attempt.data, issues: first.error.issues, dropped }
+    : { issues: first.error.issues, dropped };
 }
 
 /**
@@ -289,9 +334,9 @@ export function parsePlanObject(value: unknown, locate: Locator): PlanParseResul
     });
   } else {
     machines.forEach((raw, index) => {
-      const parsed = machineSchema.safeParse(raw, { reportInput: true });
-      if (parsed.success) draft.machines.push({ index, machine: parsed.data });
-      else problems.push(...issuesToProblems(parsed.error.issues, (path) => locate(index, path)));
+      const { machine, issues, dropped } = parseMachine(raw);
+      if (machine) draft.machines.push({ index, machine, dropped });
+      problems.push(...issuesToProblems(issues, (path) => locate(index, path)));
     });
   }
   const plan =

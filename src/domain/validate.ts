@@ -96,7 +96,7 @@ export function checkDraft(parsed: PlanParseResult, ctx: ValidationContext = {})
     );
   }
 
-  for (const { index, machine } of draft.machines) {
+  for (const { index, machine, dropped } of draft.machines) {
     const t = machine.target;
     const appliance = machine.appliance ?? draft.migrateProject?.appliance;
     const testMigration = machine.testMigration ?? draft.settings.testMigration;
@@ -133,14 +133,16 @@ export function checkDraft(parsed: PlanParseResult, ctx: ValidationContext = {})
     }
 
     const targetName = t.name ?? machine.sourceName;
-    if (t.name === undefined) {
+    // A name that failed the schema is already reported; its default would only add false collisions.
+    const nameKnown = !dropped.includes('target.name');
+    if (t.name === undefined && nameKnown) {
       const why = vmNameProblem(targetName);
       if (why) {
         add(index, 'target.name', 'INVALID_TARGET_NAME', `no target name given and the source name ${why}`);
       }
     }
     const subscription = lower(t.subscriptionId ?? inventory?.subscriptionId ?? '');
-    const names = testMigration ? [targetName, testVmName(targetName)] : [targetName];
+    const names = !nameKnown ? [] : testMigration ? [targetName, testVmName(targetName)] : [targetName];
     for (const name of names) {
       const key = `${subscription}/${lower(t.resourceGroup)}/${lower(name)}`;
       const kind = name === targetName ? 'target name' : 'test VM name';
@@ -162,7 +164,7 @@ export function checkDraft(parsed: PlanParseResult, ctx: ValidationContext = {})
       }
       seenTargets.set(key, machine.sourceName);
     }
-    if (testMigration && testVmName(targetName).length > VM_NAME_MAX_LENGTH) {
+    if (nameKnown && testMigration && testVmName(targetName).length > VM_NAME_MAX_LENGTH) {
       add(
         index,
         'target.name',
