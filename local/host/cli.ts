@@ -9,12 +9,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type AzuriteInstance, startAzurite } from '../azurite';
 import { clockFromEnv } from '../clock';
-import { DEFAULT_PORT, type RunningHost, startHost } from './index';
+import type { RunningHost } from './index';
 
 const USAGE = `Usage: npm run host -- --app DIR [--port PORT]
 
   --app DIR     the Functions app to run (its package.json "main" and host.json)
-  --port PORT   loopback port to listen on (default: local.settings.json Host.LocalHttpPort, else ${DEFAULT_PORT}; 0 = any free port)
+  --port PORT   loopback port to listen on (default: local.settings.json Host.LocalHttpPort, else 7071; 0 = any free port)
   --help        show this help`;
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -106,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
   applyValues(settings.Values ?? {}, log);
   const clock = clockFromEnv();
   let azurite: AzuriteInstance | undefined;
-  let host: RunningHost | undefined;
+  let host: RunningHost;
   const storageSetting = process.env.AzureWebJobsStorage;
   try {
     let connectionString = storageSetting;
@@ -120,6 +120,8 @@ async function main(argv: string[]): Promise<number> {
         `Azurite started (data in ${location}): blob ${azurite.ports.blob}, queue ${azurite.ports.queue}, table ${azurite.ports.table}`,
       );
     }
+    // Loaded only now so that usage errors answer at once, without loading the host.
+    const { DEFAULT_PORT, startHost } = require('./index') as typeof import('./index');
     host = await startHost({
       appDir: args.appDir,
       port: args.port ?? settings.Host?.LocalHttpPort ?? DEFAULT_PORT,
@@ -132,7 +134,6 @@ async function main(argv: string[]): Promise<number> {
     await azurite?.stop();
     return 1;
   }
-  const running = host;
   return new Promise<number>((resolve) => {
     let stopping = false;
     const shutdown = (signal: NodeJS.Signals) => {
@@ -142,7 +143,7 @@ async function main(argv: string[]): Promise<number> {
       }
       stopping = true;
       log(`${signal} received: stopping the host`);
-      running
+      host
         .stop()
         .then(() => azurite?.stop())
         .then(
