@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Authority } from './auth/authority';
 import { type EstateProblem, parseEstate } from './estate/load';
 import { ArmError } from './framework/errors';
+import { isStringArray, isStringRecord } from './framework/json';
 import type { InjectedFault, SimulatorCore } from './framework/simulator';
 import type { SimTls } from './framework/tls';
 import type { ArmResult, EventSubscription, VmSpec } from './framework/types';
@@ -69,6 +70,16 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
       const route = async (): Promise<ArmResult> => {
         const auth = authority.handle(method, url.pathname, rawBody, baseUrl);
         if (auth) return { status: auth.status, body: auth.body, headers: { 'cache-control': 'no-store' } };
+        if (url.pathname.toLowerCase().startsWith('/eventgrid/')) {
+          const answer = core.eventSink?.handleTopicRequest?.({
+            method,
+            path: url.pathname,
+            query: url.searchParams,
+            headers,
+            rawBody,
+          });
+          if (answer) return answer;
+        }
         if (url.pathname === '/_sim' || url.pathname.startsWith('/_sim/')) {
           return control(options, method, url, headers, rawBody);
         }
@@ -145,6 +156,7 @@ function requireString(body: Record<string, unknown>, name: string): string {
  *   GET  /_sim/clock                 virtual now, scale and origin
  *   GET  /_sim/ledger[?entries=true] counters (and every call)
  *   GET  /_sim/events                the most recent system events
+ *   GET  /_sim/deadLetters           events Event Grid gave up delivering
  *   GET  /_sim/estate                the loaded estate
  *   POST /_sim/estate                load another estate (400 lists every problem); state and ledger restart
  *   POST /_sim/vms                   create a VM out of band, as a PUT would (events included)
@@ -191,6 +203,8 @@ async function control(
       });
     case 'GET events':
       return ok({ value: core.events() });
+    case 'GET deadLetters':
+      return ok({ value: core.eventSink?.deadLetters?.() ?? [] });
     case 'GET estate':
       return ok(core.estate);
     case 'POST estate': {
@@ -278,17 +292,4 @@ function optionalString<K extends string>(
 ): Partial<Record<K, string>> {
   const value = body[from];
   return typeof value === 'string' ? ({ [to]: value } as Partial<Record<K, string>>) : {};
-}
-
-function isStringRecord(value: unknown): value is Record<string, string> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    !Array.isArray(value) &&
-    Object.values(value).every((v) => typeof v === 'string')
-  );
-}
-
-function isStringArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }

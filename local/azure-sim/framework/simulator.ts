@@ -9,6 +9,7 @@ import type { Authority } from '../auth/authority';
 import type { Estate } from '../estate/schema';
 import type { FaultProfile } from '../faults/schema';
 import { ArmError } from './errors';
+import { resourceEvent } from './events';
 import { parseResourceId, seededUuid } from './ids';
 import { Ledger, type LedgerSummary } from './ledger';
 import { type Operation, Operations, resultAnswer, statusBody } from './operations';
@@ -23,7 +24,6 @@ import type {
   EventSinkFactory,
   EventSubscription,
   LedgerFindings,
-  Principal,
   ProviderFactory,
   ResourceGroupApi,
   ResourceProvider,
@@ -165,6 +165,11 @@ export class SimulatorCore {
       injected: [],
     };
     if (!this.sink && this.options.eventSink) this.sink = this.options.eventSink(sim, this.subscriptions);
+  }
+
+  /** The Event Grid component, when one is configured. */
+  get eventSink(): EventSink | undefined {
+    return this.sink;
   }
 
   ledgerSummary(): LedgerSummary {
@@ -482,45 +487,29 @@ export class SimulatorCore {
     resourceUri: string,
     success: boolean,
   ): void {
-    const verb = route.kind === 'delete' ? 'Delete' : route.kind === 'action' ? 'Action' : 'Write';
-    const now = this.options.clock.now();
-    const { estate } = this.state;
-    const parts = parseResourceId(resourceUri);
-    this.emitEvent({
-      topic: `/subscriptions/${estate.subscriptionId}`,
-      subject: resourceUri,
-      eventType: `Microsoft.Resources.Resource${verb}${success ? 'Success' : 'Failure'}`,
-      eventTime: now,
-      dataVersion: '2',
-      data: {
-        authorization: { scope: resourceUri, action: route.operation, evidence: { role: 'Contributor' } },
-        claims: claimsOf(req.principal),
+    this.emitEvent(
+      resourceEvent(this.state.sim, {
+        verb: route.kind === 'delete' ? 'Delete' : route.kind === 'action' ? 'Action' : 'Write',
+        success,
+        operationName: route.operation,
+        resourceUri,
+        principal: req.principal,
         correlationId: req.correlationId,
         httpRequest: {
-          clientRequestId: req.headers['x-ms-client-request-id'] ?? '',
-          clientIpAddress: '127.0.0.1',
           method: req.method,
           url: `${baseUrl}${req.path}?api-version=${req.apiVersion ?? ''}`,
+          ...(req.headers['x-ms-client-request-id']
+            ? { clientRequestId: req.headers['x-ms-client-request-id'] }
+            : {}),
         },
-        operationName: route.operation,
-        resourceProvider: parts.provider ?? route.operation.split('/')[0],
-        resourceUri,
-        ...(parts.resourceGroup === undefined ? {} : { resourceGroup: parts.resourceGroup }),
-        status: success ? 'Succeeded' : 'Failed',
-        subscriptionId: estate.subscriptionId,
-        tenantId: this.options.authority.tenantId,
-      },
-    });
+      }),
+    );
   }
 }
 
 /** A POST action addresses `{resource}/{action}`; events and operations name the resource. */
 function resourceUriOf(route: Route, path: string): string {
   return route.kind === 'action' ? path.split('/').slice(0, -1).join('/') : path;
-}
-
-function claimsOf(principal: Principal): Record<string, string> {
-  return { appid: principal.appId, oid: principal.objectId, tid: principal.tenantId, idtyp: 'app' };
 }
 
 function parseBody(raw: string): unknown {
