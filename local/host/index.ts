@@ -174,6 +174,7 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
     stop: () => {
       stopping ??= (async () => {
         await close(server);
+        await frontDoor.drain();
         await durable?.stop();
         await invoker.runAppTerminateHooks();
       })();

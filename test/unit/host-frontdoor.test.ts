@@ -15,6 +15,7 @@ import { gridEvent, SAMPLE_APP, type TempApp, writeTempApp } from './host-suppor
 interface Door {
   baseUrl: string;
   lines: string[];
+  drain(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,6 +47,7 @@ async function serve(appDir: string, keys: HostKeys): Promise<Door> {
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     lines,
+    drain: () => door.drain(),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -167,6 +169,22 @@ describe('admin endpoints', () => {
     expect(status.status).toBe(200);
     expect(((await status.json()) as { state: string }).state).toBe('Running');
     expect((await fetch(url('/admin/host/ping'))).status).toBe(200);
+  });
+
+  it('runs a non-HTTP function on POST /admin/functions/{name} with the master key', async () => {
+    await fetch(url('/api/sample/events'), { method: 'DELETE' });
+    const post = (name: string, code: string) =>
+      fetch(url(`/admin/functions/${name}?code=${code}`), {
+        method: 'POST',
+        body: JSON.stringify({ input: JSON.stringify(gridEvent('admin-1')) }),
+      });
+    expect((await post('recordEvent', keys.functionKeys.default!)).status).toBe(401);
+    expect((await post('nope', keys.masterKey)).status).toBe(404);
+    expect((await post('hello', keys.masterKey)).status).toBe(400);
+    expect((await post('recordEvent', keys.masterKey)).status).toBe(202);
+    await door.drain();
+    const received = (await (await fetch(url('/api/sample/events'))).json()) as { event: { id: string } }[];
+    expect(received.map((r) => r.event.id)).toEqual(['admin-1']);
   });
 });
 

@@ -60,6 +60,8 @@ export interface FrontDoorOptions {
 export interface FrontDoor {
   routes: HttpRoute[];
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Resolves once the invocations started through `POST /admin/functions/{name}` have ended. */
+  drain(): Promise<void>;
 }
 
 function toAuthLevel(value: unknown): AuthLevel {
@@ -100,6 +102,37 @@ export function createFrontDoor(options: FrontDoorOptions): FrontDoor {
   const { invoker, keys, log } = options;
   const prefix = normalizePrefix(options.routePrefix);
   const routes = httpRoutes(invoker.functions(), options.routePrefix);
+  const pending = new Set<Promise<unknown>>();
+
+  /**
+   * `POST /admin/functions/{name}` with `{"input": "..."}` runs a function that is not HTTP
+   * triggered, as the Functions host does: 202 at once, the invocation runs in the background.
+   */
+  async function invokeByAdmin(req: IncomingMessage, res: ServerResponse, name: string) {
+    const fn = invoker.functions().find((candidate) => candidate.name === name);
+    if (!fn) {
+      writeText(res, 404);
+      return;
+    }
+    if (fn.trigger.type.toLowerCase() === 'httptrigger') {
+      writeText(res, 400, `Function '${name}' is HTTP triggered: call its route`);
+      return;
+    }
+    let input: unknown;
+    try {
+      const body = (await readBody(req)).toString('utf8');
+      input = body === '' ? undefined : (JSON.parse(body) as { input?: unknown }).input;
+    } catch {
+      writeText(res, 400, 'The body must be JSON: {"input": "..."}');
+      return;
+    }
+    const trigger = { string: typeof input === 'string' ? input : JSON.stringify(input ?? null) };
+    // Failures are logged by the invoker; nobody waits for this invocation's outcome.
+    const invocation = invoker.invoke(name, trigger).catch(() => undefined);
+    pending.add(invocation);
+    void invocation.finally(() => pending.delete(invocation));
+    writeText(res, 202);
+  }
 
   async function invokeHttp(
     req: IncomingMessage,
@@ -151,6 +184,12 @@ export function createFrontDoor(options: FrontDoorOptions): FrontDoor {
         );
       return;
     }
+    const adminInvoke = /^\/admin\/functions\/([^/]+)$/i.exec(pathname);
+    if (adminInvoke && method === 'POST') {
+      if (!authorizeAdmin(keys, presentedKey(url, req.headers))) writeText(res, 401);
+      else await invokeByAdmin(req, res, decodeURIComponent(adminInvoke[1]!));
+      return;
+    }
     if (lowerPath === EVENTGRID_WEBHOOK_PATH) {
       if (!authorizeSystem(keys, EVENTGRID_SYSTEM_KEY, presentedKey(url, req.headers))) writeText(res, 401);
       else await handleEventGridWebhook(req, res, url, { invoker, log });
@@ -177,6 +216,9 @@ export function createFrontDoor(options: FrontDoorOptions): FrontDoor {
 
   return {
     routes,
+    drain: async () => {
+      await Promise.all([...pending]);
+    },
     async handle(req, res) {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
       try {
