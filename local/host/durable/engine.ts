@@ -1,0 +1,855 @@
+/**
+ * The durable engine's dispatchers: control-queue pollers feed per-instance sessions
+ * (orchestrations and entities, one work item at a time per instance), the work-item poller runs
+ * activities, and every state change is committed before the messages it produces are sent and
+ * before the messages that caused it are deleted, so a crash loses nothing and redelivered
+ * messages are recognised as duplicates.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../clock';
+import type { FunctionInvoker, RegisteredFunction, RpcTypedData } from '../types';
+import {
+  type ControlMessage,
+  type EntityOperation,
+  EventType,
+  type HistoryEvent,
+  isEntityId,
+  newEvent,
+  parseEntityId,
+  TERMINAL_STATUSES,
+  type WorkItem,
+} from './history';
+import {
+  HTTP_TASK_NAME,
+  type Incoming,
+  type OrchestrationContext,
+  type OrchestratorOutcome,
+  type OrchestratorState,
+  processOrchestration,
+  type WorkResult,
+} from './orchestration';
+import type { EngineSettings } from './settings';
+import {
+  ConflictError,
+  type DurableQueue,
+  type DurableStore,
+  emptyExecution,
+  type InstanceRecord,
+  partitionOf,
+  type Received,
+  type Snapshot,
+  type StatusQuery,
+} from './store';
+
+const OUT_OF_PROC_MARKER = '$OutOfProcData$:';
+/** Control messages held in memory before the pollers pause (each is a leased queue message). */
+const MAX_HELD_MESSAGES = 5000;
+const RECEIVE_BATCH = 32;
+const RECENT_ENTITY_OPS = 500;
+const DONE_WORK_MEMORY = 100_000;
+
+interface Inbound {
+  incoming?: Incoming;
+  operation?: EntityOperation;
+  redelivered: boolean;
+  /** Deletes the message(s) behind this input: its effect is committed. */
+  ack(): Promise<void>;
+  /** Gives up on this input: its message becomes visible again after the lease runs out. */
+  drop(): void;
+}
+
+interface Session {
+  instanceId: string;
+  queue: Inbound[];
+  running: boolean;
+  snapshot: Snapshot | undefined;
+  loaded: boolean;
+}
+
+interface Lease {
+  queue: DurableQueue<unknown>;
+  message: Received<unknown>;
+  renewAt: number;
+  visibilityMs: number;
+}
+
+export interface EngineOptions {
+  store: DurableStore;
+  invoker: FunctionInvoker;
+  clock: Clock;
+  settings: EngineSettings;
+  log: (line: string) => void;
+}
+
+export type ClientResult = 'ok' | 'notFound' | 'gone';
+
+export class DurableEngine {
+  private readonly sessions = new Map<string, Session>();
+  private readonly runnable: Session[] = [];
+  private runningSessions = 0;
+  private runningActivities = 0;
+  private held = 0;
+  private readonly leases = new Set<Lease>();
+  private readonly activeWork = new Set<string>();
+  private readonly doneWork = new Set<string>();
+  private readonly abort = new AbortController();
+  private readonly loops: Promise<void>[] = [];
+  private readonly idleWaiters = new Set<() => void>();
+  private capacityWaiter: (() => void) | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private functionsByKey = new Map<string, RegisteredFunction>();
+  private readonly context: OrchestrationContext;
+
+  constructor(private readonly options: EngineOptions) {
+    this.context = {
+      clock: options.clock,
+      timers: options.settings.timers,
+      invoke: (name, trigger) => this.invokeOrchestrator(name, trigger),
+    };
+  }
+
+  get store(): DurableStore {
+    return this.options.store;
+  }
+
+  async start(): Promise<void> {
+    await this.store.init();
+    const { settings } = this.options;
+    this.store.controlQueues.forEach((queue) => {
+      this.loops.push(this.controlLoop(queue));
+    });
+    this.loops.push(this.workLoop());
+    const sweepMs = Math.max(
+      200,
+      Math.min(settings.controlQueueVisibilityMs, settings.workItemQueueVisibilityMs) / 3,
+    );
+    this.renewTimer = setInterval(() => this.renewLeases(), sweepMs);
+    this.renewTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.capacityWaiter?.();
+    clearInterval(this.renewTimer);
+    await Promise.allSettled(this.loops);
+    await this.whenIdle();
+    await this.store.close();
+  }
+
+  // ---- client operations (durable HTTP API) ----
+
+  async startNew(
+    name: string,
+    instanceId: string | undefined,
+    input: string | undefined,
+  ): Promise<{ instanceId: string } | { conflict: InstanceRecord }> {
+    const id = instanceId || randomUUID().replaceAll('-', '');
+    const existing = await this.store.readStatus(id);
+    if (existing && !TERMINAL_STATUSES.has(existing.status)) return { conflict: existing };
+    const now = this.options.clock.now();
+    const executionId = randomUUID().replaceAll('-', '');
+    const start = newEvent(EventType.ExecutionStarted, now, {
+      Name: name,
+      ...(input === undefined ? {} : { Input: input }),
+      ExecutionId: executionId,
+    });
+    await this.store.writeStatus({
+      instanceId: id,
+      name,
+      executionId,
+      status: 'Pending',
+      ...(input === undefined ? {} : { input }),
+      createdTime: now,
+      lastUpdatedTime: now,
+      exec: emptyExecution(),
+      outbox: { control: [], work: [] },
+      historyCount: 0,
+    });
+    await this.send([{ kind: 'event', id: `${id}|${executionId}|start`, instanceId: id, event: start }], []);
+    return { instanceId: id };
+  }
+
+  async raiseEvent(instanceId: string, name: string, data: string | undefined): Promise<ClientResult> {
+    return this.sendIfActive(
+      instanceId,
+      newEvent(EventType.EventRaised, this.options.clock.now(), { Name: name, Input: data ?? 'null' }),
+    );
+  }
+
+  terminate(instanceId: string, reason: string): Promise<ClientResult> {
+    return this.sendIfActive(
+      instanceId,
+      newEvent(EventType.ExecutionTerminated, this.options.clock.now(), { Input: JSON.stringify(reason) }),
+    );
+  }
+
+  suspend(instanceId: string, reason: string): Promise<ClientResult> {
+    return this.sendIfActive(
+      instanceId,
+      newEvent(EventType.ExecutionSuspended, this.options.clock.now(), { Reason: reason }),
+    );
+  }
+
+  resume(instanceId: string, reason: string): Promise<ClientResult> {
+    return this.sendIfActive(
+      instanceId,
+      newEvent(EventType.ExecutionResumed, this.options.clock.now(), { Reason: reason }),
+    );
+  }
+
+  async rewind(instanceId: string, reason: string): Promise<'ok' | 'notFound' | 'notFailed'> {
+    const status = await this.store.readStatus(instanceId);
+    if (!status) return 'notFound';
+    if (status.status !== 'Failed') return 'notFailed';
+    const event = newEvent(EventType.ExecutionRewound, this.options.clock.now(), { Reason: reason });
+    await this.send([{ kind: 'event', id: randomUUID(), instanceId, event }], []);
+    return 'ok';
+  }
+
+  async status(instanceId: string): Promise<InstanceRecord | undefined> {
+    return this.store.readStatus(instanceId);
+  }
+
+  async history(instanceId: string): Promise<HistoryEvent[]> {
+    return (await this.store.load(instanceId))?.history ?? [];
+  }
+
+  query(query: StatusQuery): Promise<{ records: InstanceRecord[]; continuation?: string }> {
+    return this.store.queryStatus(query);
+  }
+
+  async purge(instanceId: string): Promise<boolean> {
+    const status = await this.store.readStatus(instanceId);
+    if (status && !TERMINAL_STATUSES.has(status.status)) return false;
+    this.sessions.delete(instanceId);
+    return this.store.purge(instanceId);
+  }
+
+  async purgeBy(query: StatusQuery): Promise<number> {
+    let deleted = 0;
+    let continuation: string | undefined;
+    const statuses = query.statuses?.length ? query.statuses : [...TERMINAL_STATUSES];
+    do {
+      const page = await this.store.queryStatus({
+        ...query,
+        statuses: statuses.filter((s) => TERMINAL_STATUSES.has(s)),
+        top: 100,
+        ...(continuation ? { continuation } : {}),
+      });
+      for (const record of page.records) if (await this.purge(record.instanceId)) deleted++;
+      continuation = page.continuation;
+    } while (continuation);
+    return deleted;
+  }
+
+  async signalEntity(name: string, key: string, operation: string, input: string | undefined): Promise<void> {
+    const instanceId = `@${name.toLowerCase()}@${key}`;
+    const id = randomUUID();
+    await this.send(
+      [
+        {
+          kind: 'entity',
+          id,
+          instanceId,
+          operation: { id, name: operation, ...(input ? { input } : {}), isSignal: true },
+        },
+      ],
+      [],
+    );
+  }
+
+  async readEntity(name: string, key: string): Promise<{ exists: boolean; state?: string }> {
+    const snapshot = await this.store.load(`@${name.toLowerCase()}@${key}`);
+    const entity = snapshot?.record.entity;
+    return entity?.exists
+      ? { exists: true, ...(entity.state === undefined ? {} : { state: entity.state }) }
+      : { exists: false };
+  }
+
+  /** Resolves once nothing is queued in memory or running (tests, benchmarks, shutdown). */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.add(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.runningSessions === 0 && this.runnable.length === 0 && this.runningActivities === 0;
+  }
+
+  private notifyIdle(): void {
+    if (!this.isIdle()) return;
+    for (const waiter of [...this.idleWaiters]) waiter();
+    this.idleWaiters.clear();
+  }
+
+  private async sendIfActive(instanceId: string, event: HistoryEvent): Promise<ClientResult> {
+    const status = await this.store.readStatus(instanceId);
+    if (!status) return 'notFound';
+    if (TERMINAL_STATUSES.has(status.status)) return 'gone';
+    await this.send([{ kind: 'event', id: randomUUID(), instanceId, event }], []);
+    return 'ok';
+  }
+
+  // ---- queues ----
+
+  private async send(control: ControlMessage[], work: WorkItem[]): Promise<void> {
+    const { store, clock } = this.options;
+    const byPartition = new Map<number, { body: ControlMessage; delayMs?: number }[]>();
+    for (const message of control) {
+      const partition = partitionOf(message.instanceId, store.controlQueues.length);
+      const delayMs = message.kind === 'event' && message.fireAt ? clock.realDelayUntil(message.fireAt) : 0;
+      const list = byPartition.get(partition) ?? [];
+      list.push(delayMs > 0 ? { body: message, delayMs } : { body: message });
+      byPartition.set(partition, list);
+    }
+    await Promise.all([
+      ...[...byPartition].map(([partition, items]) => store.controlQueues[partition]!.send(items)),
+      work.length > 0 ? store.workItems.send(work.map((body) => ({ body }))) : Promise.resolve(),
+    ]);
+  }
+
+  private hold(queue: DurableQueue<unknown>, message: Received<unknown>, visibilityMs: number): Lease {
+    const lease = { queue, message, visibilityMs, renewAt: Date.now() + visibilityMs / 2 };
+    this.leases.add(lease);
+    return lease;
+  }
+
+  private async release(lease: Lease): Promise<void> {
+    this.leases.delete(lease);
+    await lease.queue.delete(lease.message);
+  }
+
+  private renewLeases(): void {
+    const now = Date.now();
+    for (const lease of this.leases) {
+      if (lease.renewAt > now) continue;
+      lease.renewAt = now + lease.visibilityMs / 2;
+      lease.queue.extend(lease.message, lease.visibilityMs).catch((error: unknown) => {
+        this.options.log(`durable: could not renew a queue message lease: ${String(error)}`);
+      });
+    }
+  }
+
+  private async controlLoop(queue: DurableQueue<ControlMessage>): Promise<void> {
+    const { settings, clock } = this.options;
+    const signal = this.abort.signal;
+    let idleMs = 10;
+    while (!signal.aborted) {
+      if (this.held >= MAX_HELD_MESSAGES) {
+        await new Promise<void>((resolve) => {
+          this.capacityWaiter = resolve;
+          setTimeout(resolve, 100).unref();
+        });
+        continue;
+      }
+      let messages: Received<ControlMessage>[];
+      try {
+        messages = await queue.receive(RECEIVE_BATCH, settings.controlQueueVisibilityMs);
+      } catch (error) {
+        if (signal.aborted) return;
+        this.options.log(`durable: receiving control messages failed: ${String(error)}`);
+        await queue.wait(settings.maxQueuePollingIntervalMs, signal);
+        continue;
+      }
+      if (messages.length === 0) {
+        await queue.wait(idleMs, signal);
+        idleMs = Math.min(idleMs * 2, settings.maxQueuePollingIntervalMs);
+        continue;
+      }
+      idleMs = 10;
+      for (const message of messages) {
+        const body = message.body;
+        if (body.kind === 'event' && body.fireAt && body.fireAt > clock.now()) {
+          // Queues cap visibility delays (7 days): a timer that is not due yet goes back to wait.
+          await this.send([body], []);
+          await queue.delete(message);
+          continue;
+        }
+        const lease = this.hold(
+          queue as DurableQueue<unknown>,
+          message as Received<unknown>,
+          settings.controlQueueVisibilityMs,
+        );
+        this.held++;
+        const ack = async () => {
+          this.held--;
+          await this.release(lease);
+          if (this.held < MAX_HELD_MESSAGES) this.capacityWaiter?.();
+        };
+        const drop = () => {
+          this.held--;
+          this.leases.delete(lease);
+        };
+        const redelivered = message.dequeueCount > 1;
+        if (body.kind === 'entity') {
+          this.dispatch(body.instanceId, { operation: body.operation, redelivered, ack, drop });
+        } else {
+          this.dispatch(body.instanceId, {
+            incoming: {
+              event: body.event,
+              messageId: body.id,
+              ...(body.executionId ? { executionId: body.executionId } : {}),
+            },
+            redelivered,
+            ack,
+            drop,
+          });
+        }
+      }
+    }
+  }
+
+  private async workLoop(): Promise<void> {
+    const { settings } = this.options;
+    const queue = this.store.workItems;
+    const signal = this.abort.signal;
+    let idleMs = 10;
+    let slotFreed: (() => void) | undefined;
+    const onSlotFreed = () => slotFreed?.();
+    while (!signal.aborted) {
+      const free = settings.maxConcurrentActivityFunctions - this.runningActivities;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          slotFreed = resolve;
+          signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        continue;
+      }
+      let messages: Received<WorkItem>[];
+      try {
+        messages = await queue.receive(Math.min(RECEIVE_BATCH, free), settings.workItemQueueVisibilityMs);
+      } catch (error) {
+        if (signal.aborted) return;
+        this.options.log(`durable: receiving work items failed: ${String(error)}`);
+        await queue.wait(settings.maxQueuePollingIntervalMs, signal);
+        continue;
+      }
+      if (messages.length === 0) {
+        await queue.wait(idleMs, signal);
+        idleMs = Math.min(idleMs * 2, settings.maxQueuePollingIntervalMs);
+        continue;
+      }
+      idleMs = 10;
+      for (const message of messages) {
+        this.runningActivities++;
+        this.runActivity(message)
+          .catch((error: unknown) => this.options.log(`durable: activity dispatch failed: ${String(error)}`))
+          .finally(() => {
+            this.runningActivities--;
+            onSlotFreed();
+            this.notifyIdle();
+          });
+      }
+    }
+  }
+
+  // ---- activities ----
+
+  private async runActivity(message: Received<WorkItem>): Promise<void> {
+    const item = message.body;
+    const queue = this.store.workItems as DurableQueue<unknown>;
+    if (this.activeWork.has(item.id) || this.doneWork.has(item.id)) {
+      await queue.delete(message as Received<unknown>);
+      return;
+    }
+    if (message.dequeueCount > 1 && (await this.alreadyAnswered(item))) {
+      await queue.delete(message as Received<unknown>);
+      return;
+    }
+    this.activeWork.add(item.id);
+    const lease = this.hold(
+      queue,
+      message as Received<unknown>,
+      this.options.settings.workItemQueueVisibilityMs,
+    );
+    const event = await this.executeActivity(item);
+    this.dispatch(item.instanceId, {
+      incoming: { event, executionId: item.executionId, messageId: item.id },
+      redelivered: false,
+      ack: async () => {
+        await this.release(lease);
+        this.activeWork.delete(item.id);
+        this.doneWork.add(item.id);
+        if (this.doneWork.size > DONE_WORK_MEMORY) {
+          this.doneWork.delete(this.doneWork.values().next().value!);
+        }
+      },
+      drop: () => {
+        this.leases.delete(lease);
+        this.activeWork.delete(item.id);
+      },
+    });
+  }
+
+  /** After a crash, a work item whose result is already in the history is not run again. */
+  private async alreadyAnswered(item: WorkItem): Promise<boolean> {
+    const session = this.sessions.get(item.instanceId);
+    const snapshot = session?.loaded ? session.snapshot : await this.store.load(item.instanceId);
+    if (!snapshot || snapshot.record.executionId !== item.executionId) return true;
+    return snapshot.history.some(
+      (e) =>
+        (e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed) &&
+        e.TaskScheduledId === item.taskId,
+    );
+  }
+
+  private async executeActivity(item: WorkItem): Promise<HistoryEvent> {
+    const { clock } = this.options;
+    try {
+      const result =
+        item.name === HTTP_TASK_NAME
+          ? await callHttp(item.input, clock)
+          : await this.invokeActivity(item.name, item.input);
+      return newEvent(EventType.TaskCompleted, clock.now(), { TaskScheduledId: item.taskId, Result: result });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return newEvent(EventType.TaskFailed, clock.now(), {
+        TaskScheduledId: item.taskId,
+        Reason: `Activity function '${item.name}' failed: ${message}`,
+        Details: message,
+      });
+    }
+  }
+
+  private async invokeActivity(name: string, input: string): Promise<string> {
+    const fn = this.findFunction(name, 'activitytrigger');
+    if (!fn)
+      throw new Error(`The function '${name}' doesn't exist, is disabled, or is not an activity function.`);
+    const result = await this.options.invoker.invoke(fn.name, { string: input });
+    return encodeResult(result.returnValue);
+  }
+
+  // ---- sessions ----
+
+  private dispatch(instanceId: string, inbound: Inbound): void {
+    let session = this.sessions.get(instanceId);
+    if (session) {
+      // Re-inserting keeps the Map in least-recently-used order for eviction.
+      this.sessions.delete(instanceId);
+    } else {
+      session = { instanceId, queue: [], running: false, snapshot: undefined, loaded: false };
+    }
+    this.sessions.set(instanceId, session);
+    session.queue.push(inbound);
+    if (!session.running && session.queue.length === 1) this.runnable.push(session);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (
+      this.runningSessions < this.options.settings.maxConcurrentOrchestratorFunctions &&
+      this.runnable.length > 0
+    ) {
+      const session = this.runnable.shift()!;
+      if (session.running || session.queue.length === 0) continue;
+      session.running = true;
+      this.runningSessions++;
+      this.runSession(session)
+        .catch((error: unknown) =>
+          this.options.log(`durable: work item for '${session.instanceId}' failed: ${String(error)}`),
+        )
+        .finally(() => {
+          session.running = false;
+          this.runningSessions--;
+          if (session.queue.length > 0) this.runnable.push(session);
+          this.evictIdleSessions();
+          this.pump();
+          this.notifyIdle();
+        });
+    }
+  }
+
+  private evictIdleSessions(): void {
+    const limit = this.options.settings.instanceCacheSize;
+    if (this.sessions.size <= limit) return;
+    for (const [id, session] of this.sessions) {
+      if (this.sessions.size <= limit) break;
+      if (!session.running && session.queue.length === 0) this.sessions.delete(id);
+    }
+  }
+
+  private async runSession(session: Session): Promise<void> {
+    const batch = session.queue.splice(0);
+    try {
+      if (!session.loaded) {
+        session.snapshot = await this.store.load(session.instanceId);
+        session.loaded = true;
+      }
+      const result = isEntityId(session.instanceId)
+        ? await this.processEntity(session, batch)
+        : await processOrchestration(
+            this.context,
+            session.instanceId,
+            session.snapshot,
+            batch.flatMap((b) => (b.incoming ? [b.incoming] : [])),
+          );
+      await this.complete(session, batch, result);
+    } catch (error) {
+      session.loaded = false;
+      session.snapshot = undefined;
+      if (error instanceof ConflictError) {
+        session.queue.unshift(...batch);
+        return;
+      }
+      for (const inbound of batch) inbound.drop();
+      throw error;
+    }
+  }
+
+  private async complete(session: Session, batch: Inbound[], result: WorkResult | undefined): Promise<void> {
+    const { store } = this;
+    if (result && !result.unchanged) {
+      const record: InstanceRecord = {
+        ...result.record,
+        outbox: { control: result.control, work: result.work },
+      };
+      const etag = await store.commit(record, result.appended, session.snapshot?.etag);
+      session.snapshot = { record, history: result.history, etag };
+      await store.writeStatus(record);
+      await this.send(result.control, result.work);
+    } else if (result && session.snapshot && batch.some((b) => b.redelivered)) {
+      // Redelivered and already applied: the crash may have come before the outbox went out.
+      await store.writeStatus(session.snapshot.record);
+      await this.resendOutbox(session.snapshot);
+    }
+    await Promise.all(batch.map((inbound) => inbound.ack()));
+  }
+
+  private async resendOutbox(snapshot: Snapshot): Promise<void> {
+    const answered = new Set<number>();
+    for (const e of snapshot.history) {
+      if (e.TaskScheduledId !== undefined) answered.add(e.TaskScheduledId);
+      if (e.TimerId !== undefined) answered.add(e.TimerId);
+    }
+    const { control, work } = snapshot.record.outbox;
+    await this.send(
+      control.filter(
+        (m) => !(m.kind === 'event' && m.event.TimerId !== undefined && answered.has(m.event.TimerId)),
+      ),
+      work.filter((item) => !answered.has(item.taskId) && !this.activeWork.has(item.id)),
+    );
+  }
+
+  // ---- entities ----
+
+  private async processEntity(session: Session, batch: Inbound[]): Promise<WorkResult | undefined> {
+    const { clock } = this.options;
+    const now = clock.now();
+    const snapshot = session.snapshot;
+    const { name, key } = parseEntityId(session.instanceId);
+    const record: InstanceRecord = snapshot
+      ? structuredClone(snapshot.record)
+      : {
+          instanceId: session.instanceId,
+          name,
+          executionId: '',
+          status: 'Running',
+          createdTime: now,
+          lastUpdatedTime: now,
+          exec: emptyExecution(),
+          entity: { exists: false, recentOps: [] },
+          outbox: { control: [], work: [] },
+          historyCount: 0,
+        };
+    const entity = record.entity!;
+    const recent = new Set(entity.recentOps);
+    const operations: EntityOperation[] = [];
+    for (const inbound of batch) {
+      const op = inbound.operation;
+      if (!op || recent.has(op.id)) continue;
+      recent.add(op.id);
+      operations.push(op);
+    }
+    if (operations.length === 0) {
+      return { record, history: [], appended: [], control: [], work: [], unchanged: true };
+    }
+    const outcome = await this.invokeEntity(name, key, entity.exists, entity.state, operations);
+    entity.exists = outcome.entityExists;
+    if (outcome.entityState === undefined || outcome.entityState === null) delete entity.state;
+    else entity.state = outcome.entityState;
+    entity.recentOps = [...entity.recentOps, ...operations.map((o) => o.id)].slice(-RECENT_ENTITY_OPS);
+    record.lastUpdatedTime = now;
+    const control: ControlMessage[] = [];
+    operations.forEach((op, i) => {
+      if (op.isSignal || !op.parentInstanceId) return;
+      const result = outcome.results[i];
+      const response: { result?: string; exceptionType?: string } = {};
+      if (result?.result !== undefined) response.result = result.result;
+      if (!result || result.isError) response.exceptionType = 'Error';
+      control.push({
+        kind: 'event',
+        id: `${op.id}|response`,
+        instanceId: op.parentInstanceId,
+        ...(op.parentExecutionId ? { executionId: op.parentExecutionId } : {}),
+        event: newEvent(EventType.EventRaised, now, { Name: op.id, Input: JSON.stringify(response) }),
+      });
+    });
+    for (const signal of outcome.signals) {
+      const id = randomUUID();
+      control.push({
+        kind: 'entity',
+        id,
+        instanceId: `@${signal.target.name.toLowerCase()}@${signal.target.key}`,
+        operation: {
+          id,
+          name: signal.name,
+          ...(signal.input ? { input: signal.input } : {}),
+          isSignal: true,
+        },
+      });
+    }
+    return { record, history: [], appended: [], control, work: [], unchanged: false };
+  }
+
+  private async invokeEntity(
+    name: string,
+    key: string,
+    exists: boolean,
+    state: string | undefined,
+    operations: EntityOperation[],
+  ): Promise<EntityBatchResult> {
+    const fn = this.findFunction(name, 'entitytrigger');
+    const failAll = (message: string): EntityBatchResult => ({
+      entityExists: exists,
+      entityState: state,
+      results: operations.map(() => ({ isError: true, result: JSON.stringify(message) })),
+      signals: [],
+    });
+    if (!fn)
+      return failAll(`The function '${name}' doesn't exist, is disabled, or is not an entity function.`);
+    const trigger = {
+      self: { name, key },
+      exists,
+      state: state ?? null,
+      batch: operations.map((op) => ({ id: op.id, name: op.name, input: op.input, isSignal: op.isSignal })),
+    };
+    try {
+      const result = await this.options.invoker.invoke(fn.name, { string: JSON.stringify(trigger) });
+      const value = decodeTyped(result.returnValue) as EntityBatchResult | undefined;
+      if (!value || !Array.isArray(value.results))
+        return failAll(`Entity function '${name}' returned no result`);
+      return { ...value, signals: value.signals ?? [] };
+    } catch (error) {
+      return failAll(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  // ---- orchestrators ----
+
+  private async invokeOrchestrator(name: string, trigger: unknown): Promise<OrchestratorOutcome> {
+    const fn = this.findFunction(name, 'orchestrationtrigger');
+    if (!fn) {
+      return {
+        ok: false,
+        error: `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`,
+      };
+    }
+    try {
+      const result = await this.options.invoker.invoke(fn.name, { string: JSON.stringify(trigger) });
+      const state = decodeTyped(result.returnValue) as OrchestratorState | undefined;
+      if (!state || typeof state !== 'object')
+        return { ok: false, error: 'The orchestrator returned no state' };
+      return { ok: true, state };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const at = message.indexOf(OUT_OF_PROC_MARKER);
+      if (at >= 0) {
+        try {
+          const state = JSON.parse(message.slice(at + OUT_OF_PROC_MARKER.length)) as OrchestratorState;
+          if (state.error) return { ok: false, error: state.error };
+        } catch {
+          // Not the library's state: report the message as it is.
+        }
+        return { ok: false, error: message.slice(0, at).trim() };
+      }
+      return { ok: false, error: message };
+    }
+  }
+
+  private findFunction(name: string, triggerType: string): RegisteredFunction | undefined {
+    const key = `${triggerType}|${name.toLowerCase()}`;
+    let fn = this.functionsByKey.get(key);
+    if (!fn) {
+      this.functionsByKey = new Map(
+        this.options.invoker
+          .functions()
+          .map((f) => [`${f.trigger.type.toLowerCase()}|${f.name.toLowerCase()}`, f]),
+      );
+      fn = this.functionsByKey.get(key);
+    }
+    return fn;
+  }
+}
+
+interface EntityBatchResult {
+  entityExists: boolean;
+  entityState?: string | undefined;
+  results: { isError: boolean; result?: string }[];
+  signals: { target: { name: string; key: string }; name: string; input?: string }[];
+}
+
+/** A function's return value as the JSON value it stands for. */
+export function decodeTyped(data: RpcTypedData | undefined): unknown {
+  if (!data) return undefined;
+  if (data.json !== undefined) return JSON.parse(data.json);
+  if (data.string !== undefined) {
+    try {
+      return JSON.parse(data.string);
+    } catch {
+      return data.string;
+    }
+  }
+  if (data.int !== undefined) return Number(data.int);
+  if (data.double !== undefined) return Number(data.double);
+  if (data.bytes !== undefined) return Buffer.from(data.bytes).toString('base64');
+  return undefined;
+}
+
+/** An activity's return value as TaskCompleted.Result: `JSON.stringify(value)`. */
+function encodeResult(data: RpcTypedData | undefined): string {
+  if (!data) return 'null';
+  if (data.json !== undefined) return data.json;
+  if (data.string !== undefined) return JSON.stringify(data.string);
+  if (data.int !== undefined) return String(data.int);
+  if (data.double !== undefined) return String(data.double);
+  if (data.bytes !== undefined) return JSON.stringify(Buffer.from(data.bytes).toString('base64'));
+  return 'null';
+}
+
+interface DurableHttpRequest {
+  method?: string;
+  uri: string;
+  content?: string;
+  headers?: Record<string, string>;
+  asynchronousPatternEnabled?: boolean;
+}
+
+/**
+ * A durable HTTP call (context.df.callHttp) made by the host, answered as DurableHttpResponse.
+ * The 202-and-Location polling pattern is followed here, waiting Retry-After seconds of virtual time.
+ */
+async function callHttp(input: string, clock: Clock): Promise<string> {
+  const request = JSON.parse(input) as DurableHttpRequest;
+  let response = await fetch(request.uri, {
+    method: request.method ?? 'GET',
+    ...(request.headers ? { headers: request.headers } : {}),
+    ...(request.content !== undefined ? { body: request.content } : {}),
+  });
+  while (
+    request.asynchronousPatternEnabled !== false &&
+    response.status === 202 &&
+    response.headers.get('location')
+  ) {
+    const location = new URL(response.headers.get('location')!, request.uri).href;
+    const retryAfterS = Number(response.headers.get('retry-after') ?? '');
+    const waitMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : 30_000;
+    await response.arrayBuffer();
+    await clock.sleepUntil(clock.now() + waitMs);
+    response = await fetch(location, request.headers ? { headers: request.headers } : {});
+  }
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  return JSON.stringify({ statusCode: response.status, content: await response.text(), headers });
+}
