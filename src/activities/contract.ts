@@ -6,11 +6,7 @@
  * data (recorded, shown to the operator, sometimes retried after `retryAfterMs`), never as a
  * thrown error whose text the orchestration would have to parse.
  */
-import type {
-  EnableReplicationRequest,
-  MigrationOperation,
-  OnboardingProfile,
-} from '../azure/types';
+import type { EnableReplicationRequest, MigrationOperation, OnboardingProfile } from '../azure/types';
 import type { AzureErrorInfo } from '../domain/errors';
 import type { Stage } from '../domain/lifecycle';
 

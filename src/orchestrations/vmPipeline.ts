@@ -21,7 +21,6 @@ import {
   type ItemSnapshot,
   type MachineJob,
   type StartOutcome,
-  type ValidateMachineOutput,
 } from '../activities/contract';
 import type { AzureErrorInfo } from '../domain/errors';
 import type { Stage } from '../domain/lifecycle';
@@ -180,7 +179,8 @@ class PipelineRun {
     }
     const job = validation.job;
     this.job = job;
-    const from = this.input.retry ? resumeFrom(validation, job) : 'Validating';
+    // A machine whose item exists (a retry, or replication an operator started) continues from it.
+    const from = startPoint(validation.item ?? null, validation.failedStage, !job.skipTestMigration);
     if (before(from, 'Completing')) yield* this.takeSlot(job);
 
     if (from === 'Validating') {
@@ -559,13 +559,6 @@ class PipelineRun {
   private *must<N extends ActivityName>(name: N, input: ActivityInput<N>): Orchestration<ActivityOutput<N>> {
     return yield* mustCall(this.context, name, input, this.settings.retry);
   }
-}
-
-function resumeFrom(
-  validation: Extract<ValidateMachineOutput, { valid: true }>,
-  job: MachineJob,
-): StartPoint {
-  return startPoint(validation.item ?? null, validation.failedStage, !job.skipTestMigration);
 }
 
 export function* vmPipeline(context: df.OrchestrationContext): Orchestration<PipelineResult> {

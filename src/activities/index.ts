@@ -1,0 +1,455 @@
+/**
+ * The activities: one side effect each, built from their dependencies by `createActivities`.
+ *
+ * Each one reads the current state in Azure first and acts only when the action is still needed
+ * and allowed (`allowedOperations`), so a replayed or re-delivered activity never enables,
+ * migrates or deletes twice. None waits for an Azure operation to finish: they start it and
+ * return; the orchestration waits. Whatever an activity throws is normalised here into Azure's
+ * description of the failure (`ActivityResult`), which the orchestration records and, when Azure
+ * says a later attempt may succeed (`retryAfterMs`), retries after a durable timer.
+ */
+import type { AzureGateways, MigrationItemRecord, StageChangeEvent } from '../azure/types';
+import { AzureOperationError, describeError, normaliseError, retryDelayOf } from '../domain/errors';
+import { testVmName } from '../domain/names';
+import type { Journal } from '../store/types';
+import type {
+  ActivityInput,
+  ActivityName,
+  ActivityOutput,
+  ActivityResult,
+  CleanupOutput,
+  EnableOutcome,
+  ItemInput,
+  ItemSnapshot,
+  MachineJob,
+  StartOutcome,
+} from './contract';
+
+export interface ActivityDeps {
+  azure: AzureGateways;
+  journal: Journal;
+  /** Where activities report what they could not do without failing (e.g. a lifecycle event not published). */
+  log: (message: string) => void;
+}
+
+/** What an activity may need from the invocation: raising events to orchestrations (durable client). */
+export interface ActivityEnv {
+  raiseEvent(instanceId: string, event: string, data: unknown): Promise<void>;
+}
+
+export type ActivityHandler<N extends ActivityName> = (
+  input: ActivityInput<N>,
+  env: ActivityEnv,
+) => Promise<ActivityResult<ActivityOutput<N>>>;
+
+export type Activities = { [N in ActivityName]: ActivityHandler<N> };
+
+type Impl<N extends ActivityName> = (input: ActivityInput<N>, env: ActivityEnv) => Promise<ActivityOutput<N>>;
+
+/** The boundary: typed errors become data the orchestration can decide on. */
+function boundary<N extends ActivityName>(impl: Impl<N>): ActivityHandler<N> {
+  return async (input, env) => {
+    try {
+      return { ok: true, value: await impl(input, env) };
+    } catch (error) {
+      const retryAfterMs = retryDelayOf(normaliseError(error));
+      const info = describeError(error);
+      return retryAfterMs === undefined
+        ? { ok: false, error: info }
+        : { ok: false, error: info, retryAfterMs };
+    }
+  };
+}
+
+export function snapshotOf(item: MigrationItemRecord, at: string): ItemSnapshot {
+  const health = item.healthErrors[0];
+  return {
+    id: item.id,
+    migrationState: item.migrationState,
+    ...(item.migrationStateDescription === undefined
+      ? {}
+      : { migrationStateDescription: item.migrationStateDescription }),
+    testMigrateState: item.testMigrateState,
+    allowedOperations: [...item.allowedOperations],
+    ...(item.initialSeedingProgressPercent === undefined
+      ? {}
+      : { initialSeedingProgressPercent: item.initialSeedingProgressPercent }),
+    ...(item.migrationProgressPercent === undefined
+      ? {}
+      : { migrationProgressPercent: item.migrationProgressPercent }),
+    resyncRequired: item.resyncRequired,
+    ...(health === undefined
+      ? {}
+      : {
+          healthError: {
+            code: health.code,
+            message: health.message,
+            ...(health.possibleCauses === undefined ? {} : { possibleCauses: health.possibleCauses }),
+            ...(health.recommendedAction === undefined
+              ? {}
+              : { recommendedAction: health.recommendedAction }),
+          },
+        }),
+    readAt: at,
+  };
+}
+
+/** ARM id of the VM the migration creates: the target resource group's id plus the VM name. */
+export function targetVmId(job: MachineJob): string {
+  return `${job.enable.targetResourceGroupId}/providers/Microsoft.Compute/virtualMachines/${job.targetVmName}`;
+}
+
+/** Resource group and name of a virtual network id, or undefined when it is not one. */
+function vnetParts(id: string): { resourceGroup: string; name: string } | undefined {
+  const match = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Network\/virtualNetworks\/([^/]+)$/i.exec(
+    id,
+  );
+  return match ? { resourceGroup: match[1]!, name: match[2]! } : undefined;
+}
+
+const TEST_STATES_TO_CLEAN = new Set([
+  'TestMigrationSucceeded',
+  'TestMigrationFailed',
+  'TestMigrationPartiallySucceeded',
+  'TestMigrationCompletedWithInformation',
+]);
+const TEST_STATES_RUNNING = new Set(['TestMigrationInProgress', 'TestMigrationCleanupInProgress']);
+const BUSY_MIGRATION_STATES = new Set([
+  'EnableMigrationInProgress',
+  'DisableMigrationInProgress',
+  'MigrationInProgress',
+  'ResumeInProgress',
+  'ResumeInitiated',
+  'SuspendingProtection',
+]);
+
+export function createActivities(deps: ActivityDeps): Activities {
+  const { azure, journal } = deps;
+  const migration = azure.migration;
+
+  async function publish(event: StageChangeEvent): Promise<void> {
+    // Publishing must not hold the pipeline up: the journal has the change; subscribers are told best-effort.
+    try {
+      await azure.lifecycle.publish([event]);
+    } catch (error) {
+      deps.log(`lifecycle event ${event.id} not published: ${describeError(error).message}`);
+    }
+  }
+
+  const startOnItem =
+    (
+      decide: (item: MigrationItemRecord, job: MachineJob) => StartOutcome | 'go',
+      act: (job: MachineJob) => Promise<unknown>,
+      whenMissing: StartOutcome,
+    ): ((input: ItemInput) => Promise<StartOutcome>) =>
+    async ({ job, at }) => {
+      const item = await migration.get(job.machineId);
+      if (item === undefined) return whenMissing;
+      const decision = decide(item, job);
+      if (decision !== 'go') {
+        return decision.action === 'notAllowed' ? { ...decision, item: snapshotOf(item, at) } : decision;
+      }
+      await act(job);
+      return { action: 'started' };
+    };
+
+  const notAllowed = (item: MigrationItemRecord, what: string): StartOutcome => ({
+    action: 'notAllowed',
+    reason: `${what} is not allowed while the item is ${item.migrationState} (test: ${item.testMigrateState}); allowed: ${item.allowedOperations.join(', ') || 'none'}`,
+  });
+  const itemMissing: StartOutcome = { action: 'notAllowed', reason: 'the migration item does not exist' };
+
+  const impls: { [N in ActivityName]: Impl<N> } = {
+    async validateMachine({ waveId, name, retry, at }) {
+      const machine = await journal.getMachine(waveId, name);
+      if (machine?.plan === undefined) {
+        return { valid: false, problems: [`${name} is not a machine of wave ${waveId}`] };
+      }
+      const job = machine.plan as unknown as MachineJob;
+      const problems: string[] = [];
+      const item = await migration.get(job.machineId);
+      const network = vnetParts(job.enable.targetNetworkId);
+      if (
+        network === undefined ||
+        (await azure.network.getVnet(network.resourceGroup, network.name)) === undefined
+      ) {
+        problems.push(`target network ${job.enable.targetNetworkId} does not exist`);
+      }
+      // A VM of the target name is a conflict only when nothing of ours can have created it.
+      const ours = item !== undefined || (retry && machine.failedStage !== undefined);
+      if (!ours && (await azure.compute.getVm(job.targetResourceGroup, job.targetVmName)) !== undefined) {
+        problems.push(`a VM named ${job.targetVmName} already exists in ${job.targetResourceGroup}`);
+      }
+      if (problems.length > 0) return { valid: false, problems };
+      return {
+        valid: true,
+        job,
+        ...(item === undefined ? {} : { item: snapshotOf(item, at) }),
+        ...(retry && machine.failedStage !== undefined ? { failedStage: machine.failedStage } : {}),
+      };
+    },
+
+    async enableReplication({ jobs, at }) {
+      return Promise.all(
+        jobs.map(async (job): Promise<EnableOutcome> => {
+          try {
+            const result = await migration.enable(job.enable);
+            const migrationItemId = result.started ? result.operation.resourceId : result.item.id;
+            if (result.started && result.operation.status === 'Failed') {
+              return {
+                name: job.name,
+                status: 'failed',
+                migrationItemId,
+                error: result.operation.error ?? {
+                  code: 'EnableMigrationFailed',
+                  message: 'Azure refused the enable.',
+                },
+              };
+            }
+            await journal.updateMachine(job.waveId, job.name, { migrationItemId }, at);
+            return { name: job.name, status: result.started ? 'started' : 'exists', migrationItemId };
+          } catch (error) {
+            const retryAfterMs = retryDelayOf(normaliseError(error));
+            return {
+              name: job.name,
+              status: 'failed',
+              error: describeError(error),
+              ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+            };
+          }
+        }),
+      );
+    },
+
+    async readMigrationItem({ job, at }) {
+      const item = await migration.get(job.machineId);
+      return item === undefined ? null : snapshotOf(item, at);
+    },
+
+    startResync: startOnItem(
+      (item) => {
+        if (item.migrationState === 'InitialSeedingInProgress' || item.migrationState === 'Replicating') {
+          return { action: 'skipped', reason: `the item is already ${item.migrationState}` };
+        }
+        return item.allowedOperations.includes('StartResync') ? 'go' : notAllowed(item, 'Resync');
+      },
+      (job) => migration.resync(job.machineId),
+      itemMissing,
+    ),
+
+    startTestMigrate: startOnItem(
+      (item) => {
+        if (item.testMigrateState !== 'None' && item.testMigrateState !== 'TestMigrationCleanupInProgress') {
+          return { action: 'skipped', reason: `a test migration is already ${item.testMigrateState}` };
+        }
+        return item.allowedOperations.includes('TestMigrate') ? 'go' : notAllowed(item, 'Test migration');
+      },
+      (job) =>
+        migration.testMigrate(job.machineId, {
+          ...(job.enable.testNetworkId === undefined ? {} : { networkId: job.enable.testNetworkId }),
+          ...(job.osUpgradeVersion === undefined ? {} : { osUpgradeVersion: job.osUpgradeVersion }),
+        }),
+      itemMissing,
+    ),
+
+    async checkTestVm({ job }) {
+      const vm = await azure.compute.getVm(job.targetResourceGroup, testVmName(job.targetVmName));
+      if (vm === undefined) return { healthy: false, detail: 'the test VM does not exist' };
+      const missing: string[] = [];
+      if (vm.provisioningState !== 'Succeeded')
+        missing.push(`provisioning ${vm.provisioningState ?? 'unknown'}`);
+      if (vm.powerState !== 'running') missing.push(`power ${vm.powerState ?? 'unknown'}`);
+      if (vm.vmAgentStatus !== 'Ready') missing.push(`VM agent ${vm.vmAgentStatus ?? 'unknown'}`);
+      return { healthy: missing.length === 0, detail: missing.join(', ') || 'healthy', vmId: vm.id };
+    },
+
+    startTestCleanup: startOnItem(
+      (item) => {
+        if (item.testMigrateState === 'TestMigrationCleanupInProgress') {
+          return { action: 'skipped', reason: 'the clean-up is already running' };
+        }
+        if (item.allowedOperations.includes('TestMigrateCleanup')) return 'go';
+        if (item.testMigrateState === 'None')
+          return { action: 'skipped', reason: 'there is no test to clean up' };
+        return notAllowed(item, 'Test clean-up');
+      },
+      (job) => migration.testMigrateCleanup(job.machineId, 'Cleaned up by the migration factory'),
+      itemMissing,
+    ),
+
+    startMigrate: startOnItem(
+      (item) => {
+        if (item.migrationState === 'MigrationInProgress' || item.migrationState === 'MigrationSucceeded') {
+          return { action: 'skipped', reason: `the migration is already ${item.migrationState}` };
+        }
+        return item.allowedOperations.includes('Migrate') ? 'go' : notAllowed(item, 'Migration');
+      },
+      (job) =>
+        migration.migrate(job.machineId, {
+          performShutdown: job.performShutdown,
+          ...(job.osUpgradeVersion === undefined ? {} : { osUpgradeVersion: job.osUpgradeVersion }),
+        }),
+      itemMissing,
+    ),
+
+    completeMigration: startOnItem(
+      (item) => {
+        if (item.migrationState === 'DisableMigrationInProgress') {
+          return { action: 'skipped', reason: 'the item is already being deleted' };
+        }
+        // Deleting an item that has not migrated would throw the replication away.
+        return item.migrationState === 'MigrationSucceeded'
+          ? 'go'
+          : notAllowed(item, 'Completing the migration');
+      },
+      (job) => migration.complete(job.machineId),
+      { action: 'skipped', reason: 'the migration item is already deleted' },
+    ),
+
+    async onboard({ job, at }) {
+      const vmId = targetVmId(job);
+      const vm = await azure.compute.getVm(job.targetResourceGroup, job.targetVmName);
+      if (vm === undefined) {
+        throw new AzureOperationError({
+          code: 'TargetVmNotFound',
+          message: `The migrated VM ${job.targetVmName} is not in ${job.targetResourceGroup}.`,
+          recommendedAction: 'Check the migration job of the machine in the portal, then retry the machine.',
+        });
+      }
+      await journal.updateMachine(job.waveId, job.name, { targetVmId: vm.id }, at);
+      if (!azure.onboarding.supportsRegion(vm.location) || job.onboarding === undefined) {
+        return { vmId, supported: false };
+      }
+      const current = await azure.onboarding.getStatus(vm.id);
+      const status =
+        current !== undefined && profileMatches(current.profileId, job)
+          ? current
+          : await azure.onboarding.assign(vm.id, job.onboarding);
+      return {
+        vmId: vm.id,
+        supported: true,
+        ...(status.status === undefined ? {} : { status: status.status }),
+      };
+    },
+
+    async readOnboardingStatus({ job }) {
+      const vmId = targetVmId(job);
+      const status = await azure.onboarding.getStatus(vmId);
+      if (status === undefined) return null;
+      const report = status.latestReport;
+      return {
+        vmId,
+        ...(status.status === undefined ? {} : { assignmentStatus: status.status }),
+        ...(report?.status === undefined ? {} : { reportStatus: report.status }),
+        ...(report?.error === undefined ? {} : { error: report.error }),
+      };
+    },
+
+    async recordStage(change) {
+      await journal.recordStage({
+        waveId: change.waveId,
+        machineName: change.name,
+        to: change.to,
+        at: change.at,
+        changeId: change.changeId,
+        ...(change.reason === undefined ? {} : { reason: change.reason }),
+        ...(change.actor === undefined ? {} : { actor: change.actor }),
+        ...(change.error === undefined ? {} : { error: change.error }),
+        details: {
+          ...(change.instanceId === undefined ? {} : { instanceId: change.instanceId }),
+          ...(change.migrationItemId === undefined ? {} : { migrationItemId: change.migrationItemId }),
+          ...(change.targetVmId === undefined ? {} : { targetVmId: change.targetVmId }),
+          ...(change.progressPercent === undefined ? {} : { progressPercent: change.progressPercent }),
+        },
+      });
+      await publish({
+        id: change.changeId,
+        waveId: change.waveId,
+        machineName: change.name,
+        ...(change.from === undefined ? {} : { from: change.from }),
+        to: change.to,
+        at: change.at,
+        ...(change.reason === undefined ? {} : { reason: change.reason }),
+        ...(change.error === undefined ? {} : { error: change.error }),
+      });
+      return null;
+    },
+
+    async recordFailure(failure) {
+      const reason = `failed in ${failure.stage}: ${failure.error.message}`;
+      await journal.recordStage({
+        waveId: failure.waveId,
+        machineName: failure.name,
+        to: failure.final ? 'Failed' : failure.stage,
+        at: failure.at,
+        changeId: failure.changeId,
+        reason,
+        error: failure.error,
+      });
+      await publish({
+        id: failure.changeId,
+        waveId: failure.waveId,
+        machineName: failure.name,
+        to: failure.final ? 'Failed' : failure.stage,
+        at: failure.at,
+        reason,
+        error: failure.error,
+      });
+      return null;
+    },
+
+    async recordApproval({ waveId, name, approver, at }) {
+      await journal.recordApproval(waveId, name, approver, at);
+      return null;
+    },
+
+    async cleanupOnCancel({ job }) {
+      const item = await migration.get(job.machineId);
+      // Without a migration item there is no replication and no test VM of ours left.
+      if (item === undefined) return { clean: true, actions: [] } satisfies CleanupOutput;
+      const actions: string[] = [];
+      if (TEST_STATES_RUNNING.has(item.testMigrateState) || BUSY_MIGRATION_STATES.has(item.migrationState)) {
+        actions.push(`waiting: ${item.migrationState}, test ${item.testMigrateState}`);
+      } else if (
+        TEST_STATES_TO_CLEAN.has(item.testMigrateState) &&
+        item.allowedOperations.includes('TestMigrateCleanup')
+      ) {
+        await migration.testMigrateCleanup(job.machineId, 'Wave cancelled');
+        actions.push('test clean-up started');
+      } else if (item.migrationState === 'MigrationSucceeded') {
+        // The VM already runs in Azure: cancelling leaves it there and only stops replication.
+        await migration.complete(job.machineId);
+        actions.push('migration completed (the migrated VM stays)');
+      } else {
+        await migration.complete(job.machineId, {
+          force: !item.allowedOperations.includes('DisableMigration'),
+        });
+        actions.push('replication stopped (migration item deleted)');
+      }
+      return { clean: false, actions };
+    },
+
+    async finishWave({ waveId, status, at }) {
+      await journal.updateWave(waveId, { status, completedAt: at, at });
+      return null;
+    },
+
+    async notifyInstances({ instanceIds, event, data }, env) {
+      await Promise.all(instanceIds.map((id) => env.raiseEvent(id, event, data ?? null)));
+      return null;
+    },
+  };
+
+  const activities = {} as Record<ActivityName, ActivityHandler<ActivityName>>;
+  for (const name of Object.keys(impls) as ActivityName[]) {
+    activities[name] = boundary(impls[name] as Impl<ActivityName>);
+  }
+  return activities as Activities;
+}
+
+function profileMatches(profileId: string, job: MachineJob): boolean {
+  const wanted = job.onboarding;
+  if (wanted === undefined) return false;
+  if (wanted.kind === 'Custom') return profileId.toLowerCase() === wanted.profileId.toLowerCase();
+  return profileId.toLowerCase().endsWith(`/azurebestpractices${wanted.kind.toLowerCase()}`);
+}
