@@ -61,7 +61,7 @@ export interface MachineRecord {
   etag: string;
 }
 
-export type AuditKind = 'Created' | 'StageChanged' | 'Approved' | 'Note';
+export type AuditKind = 'StageChanged' | 'Approved';
 
 export interface AuditEvent {
   id: string;

@@ -1,0 +1,714 @@
+/**
+ * The journal over a `TableStore`. Layout (table names carry the configured prefix):
+ *
+ * - `{prefix}Waves`: PartitionKey `wave`, RowKey wave id: the wave records. PartitionKey `byTime`,
+ *   RowKey inverted creation time + id: the newest-first index. PartitionKey `idempotency`, RowKey
+ *   SHA-256 of the key: which wave a POST created.
+ * - `{prefix}Machines`: PartitionKey wave id. RowKey `m|{name}`: a machine; `c|{shard}`: counts by
+ *   stage for the machines of that shard; `a|{name}|{at}|{change}`: audit events. A stage change
+ *   updates its machine, its shard's counts and adds its audit event in one batch, ETag-checked, so
+ *   counts never drift and reading them costs one 16-row query however large the wave.
+ * - `{prefix}ActiveMachines`: PartitionKey `active`, RowKey machine name: the wave holding it until
+ *   it reaches a final stage. A reservation left behind by a crash is taken over once the holding
+ *   wave's machine is final.
+ *
+ * Names are keys in lower case, URI-encoded (RowKey forbids `/`, `\`, `#`, `?`); `|` never occurs
+ * in an encoded name, so it separates key parts.
+ */
+import { createHash } from 'node:crypto';
+import { type AzureErrorInfo, ConcurrencyError, NonRetriableError } from '../domain/errors';
+import { isFinalStage, STAGES, type Stage } from '../domain/lifecycle';
+import {
+  MAX_BATCH,
+  type Row,
+  RowExistsError,
+  RowMissingError,
+  type RowOperation,
+  type TableStore,
+} from './tables';
+import type {
+  ActiveMachine,
+  AuditEvent,
+  AuditKind,
+  CreateWaveResult,
+  Journal,
+  MachineDetails,
+  MachineRecord,
+  NewWave,
+  Page,
+  PageRequest,
+  StageChange,
+  StageCounts,
+  WaveRecord,
+  WaveStatus,
+} from './types';
+
+/** Counter shards per wave: stage changes of machines in different shards never contend. */
+export const COUNTER_SHARDS = 16;
+/** Change ids remembered per machine to recognise a replayed activity. */
+const REMEMBERED_CHANGES = 10;
+/** Attempts of a read-modify-write that lost an ETag race before giving up with ConcurrencyError. */
+const MAX_ATTEMPTS = 25;
+/** Parallel requests when writing or reading many rows. */
+const PARALLELISM = 8;
+/** Longest plan entry stored with a machine (a string property holds at most 32K UTF-16 units). */
+const MAX_PLAN_CHARS = 30_000;
+
+const WAVE_PK = 'wave';
+const BY_TIME_PK = 'byTime';
+const IDEMPOTENCY_PK = 'idempotency';
+const ACTIVE_PK = 'active';
+
+export interface TableNames {
+  waves: string;
+  machines: string;
+  active: string;
+}
+
+export function tableNames(prefix: string): TableNames {
+  return { waves: `${prefix}Waves`, machines: `${prefix}Machines`, active: `${prefix}ActiveMachines` };
+}
+
+export function machineKey(name: string): string {
+  return encodeURIComponent(name.trim().toLowerCase());
+}
+
+/** Shard of a machine's counts: FNV-1a of its key. */
+export function counterShard(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % COUNTER_SHARDS;
+}
+
+const machineRk = (key: string) => `m|${key}`;
+const shardRk = (shard: number) => `c|${String(shard).padStart(2, '0')}`;
+const countProperty = (stage: Stage) => `n_${stage}`;
+/** Upper bound of a `prefix|` range: `}` sorts right after `|`. */
+const rangeEnd = (prefix: string) => `${prefix.slice(0, -1)}}`;
+
+function invertedTime(iso: string): string {
+  return String(8_640_000_000_000_000 - Date.parse(iso)).padStart(16, '0');
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function json(value: unknown): string | undefined {
+  return value === undefined ? undefined : JSON.stringify(value);
+}
+
+function parseJson<T>(value: unknown): T | undefined {
+  return typeof value === 'string' && value !== '' ? (JSON.parse(value) as T) : undefined;
+}
+
+const str = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
+function isStage(value: unknown): value is Stage {
+  return typeof value === 'string' && (STAGES as readonly string[]).includes(value);
+}
+
+function defined<T extends object>(record: T): T {
+  for (const key of Object.keys(record) as (keyof T)[]) if (record[key] === undefined) delete record[key];
+  return record;
+}
+
+async function inParallel<T, R>(items: T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLELISM, items.length) }, worker));
+  return results;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}
+
+/** A short random pause between ETag retries, so racing writers spread out (ms). */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random());
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function toWave(row: Row): WaveRecord {
+  return defined({
+    id: row.rowKey,
+    name: str(row.name) ?? row.rowKey,
+    status: (str(row.status) ?? 'Creating') as WaveStatus,
+    cutover: (str(row.cutover) ?? 'auto') as WaveRecord['cutover'],
+    machineCount: typeof row.machineCount === 'number' ? row.machineCount : 0,
+    createdAt: str(row.createdAt) ?? '',
+    updatedAt: str(row.updatedAt) ?? '',
+    completedAt: str(row.completedAt),
+    createdBy: str(row.createdBy),
+    instanceId: str(row.instanceId),
+    options: parseJson<Record<string, unknown>>(row.options) ?? {},
+    etag: row.etag ?? '',
+  });
+}
+
+function toMachine(row: Row): MachineRecord {
+  const stage = isStage(row.stage) ? row.stage : 'Queued';
+  return defined({
+    waveId: row.partitionKey,
+    name: str(row.name) ?? decodeURIComponent(row.rowKey.slice(2)),
+    stage,
+    failedStage: isStage(row.failedStage) ? row.failedStage : undefined,
+    stageChangedAt: str(row.stageChangedAt) ?? '',
+    stageTimes: parseJson<MachineRecord['stageTimes']>(row.stageTimes) ?? {},
+    createdAt: str(row.createdAt) ?? '',
+    updatedAt: str(row.updatedAt) ?? '',
+    error: parseJson<AzureErrorInfo>(row.error),
+    approvedBy: str(row.approvedBy),
+    approvedAt: str(row.approvedAt),
+    machineId: str(row.machineId),
+    migrationItemId: str(row.migrationItemId),
+    targetVmId: str(row.targetVmId),
+    instanceId: str(row.instanceId),
+    progressPercent: typeof row.progressPercent === 'number' ? row.progressPercent : undefined,
+    plan: parseJson<Record<string, unknown>>(row.plan),
+    etag: row.etag ?? '',
+  });
+}
+
+function toAudit(row: Row): AuditEvent {
+  return defined({
+    id: str(row.changeId) ?? row.rowKey,
+    waveId: row.partitionKey,
+    machineName: str(row.machineName) ?? '',
+    kind: (str(row.kind) ?? 'StageChanged') as AuditKind,
+    at: str(row.at) ?? '',
+    from: isStage(row.from) ? row.from : undefined,
+    to: isStage(row.to) ? row.to : undefined,
+    actor: str(row.actor),
+    reason: str(row.reason),
+    error: parseJson<AzureErrorInfo>(row.error),
+  });
+}
+
+function detailsRow(details: MachineDetails): Record<string, string | number | undefined> {
+  return {
+    machineId: details.machineId,
+    migrationItemId: details.migrationItemId,
+    targetVmId: details.targetVmId,
+    instanceId: details.instanceId,
+    progressPercent: details.progressPercent,
+  };
+}
+
+export class TableJournal implements Journal {
+  readonly #store: TableStore;
+  readonly #tables: TableNames;
+
+  constructor(store: TableStore, tables: TableNames) {
+    this.#store = store;
+    this.#tables = tables;
+  }
+
+  /** Creates the tables; call once at start. */
+  async initialise(): Promise<void> {
+    await this.#store.ensureTables([this.#tables.waves, this.#tables.machines, this.#tables.active]);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Waves
+
+  async createWave(wave: NewWave, idempotencyKey?: string): Promise<CreateWaveResult> {
+    const keys = wave.machines.map((m) => machineKey(m.name));
+    if (new Set(keys).size !== keys.length) {
+      throw new NonRetriableError(`Wave ${wave.id}: a machine is listed twice`);
+    }
+    for (const machine of wave.machines) {
+      if ((json(machine.plan)?.length ?? 0) > MAX_PLAN_CHARS) {
+        throw new NonRetriableError(
+          `Wave ${wave.id}: the plan entry of ${machine.name} is too large to journal`,
+        );
+      }
+    }
+    let waveId = wave.id;
+    const idempotencyRk = idempotencyKey === undefined ? undefined : sha256(idempotencyKey);
+    if (idempotencyRk !== undefined) {
+      const requestHash = sha256(
+        JSON.stringify([wave.name, wave.cutover, wave.createdBy ?? null, wave.options ?? {}, wave.machines]),
+      );
+      try {
+        await this.#store.transact(this.#tables.waves, [
+          {
+            kind: 'create',
+            row: { partitionKey: IDEMPOTENCY_PK, rowKey: idempotencyRk, waveId, requestHash },
+          },
+        ]);
+      } catch (error) {
+        if (!(error instanceof RowExistsError)) throw error;
+        const claim = await this.#store.get(this.#tables.waves, IDEMPOTENCY_PK, idempotencyRk);
+        if (claim === undefined)
+          throw new ConcurrencyError('The idempotency key was released while reading it');
+        waveId = String(claim.waveId);
+        if (claim.requestHash !== requestHash) return { kind: 'keyReused', waveId };
+        const existing = await this.getWave(waveId);
+        if (existing !== undefined && existing.status !== 'Creating')
+          return { kind: 'existing', wave: existing };
+      }
+    }
+    const active = await this.#reserve(waveId, wave);
+    if (active.length > 0) {
+      if (idempotencyRk !== undefined) {
+        await this.#store
+          .transact(this.#tables.waves, [
+            { kind: 'delete', partitionKey: IDEMPOTENCY_PK, rowKey: idempotencyRk },
+          ])
+          .catch((error: unknown) => {
+            if (!(error instanceof RowMissingError)) throw error;
+          });
+      }
+      return { kind: 'machinesActive', active };
+    }
+    await this.#writeWave(waveId, wave);
+    const created = await this.updateWave(waveId, { status: 'Running', at: wave.at });
+    return { kind: 'created', wave: created };
+  }
+
+  /** Writes the wave row (status Creating), its index entry, machine rows and counters; re-runnable. */
+  async #writeWave(waveId: string, wave: NewWave): Promise<void> {
+    const waveRow: Row = {
+      partitionKey: WAVE_PK,
+      rowKey: waveId,
+      name: wave.name,
+      status: 'Creating',
+      cutover: wave.cutover,
+      machineCount: wave.machines.length,
+      createdAt: wave.at,
+      updatedAt: wave.at,
+      createdBy: wave.createdBy,
+      options: JSON.stringify(wave.options ?? {}),
+    };
+    await this.#createIfAbsent(this.#tables.waves, waveRow);
+    await this.#createIfAbsent(this.#tables.waves, {
+      partitionKey: BY_TIME_PK,
+      rowKey: `${invertedTime(wave.at)}|${waveId}`,
+      waveId,
+    });
+    // While the wave is Creating no pipeline runs, so rewriting rows of an interrupted attempt is safe.
+    const machineRows: Row[] = wave.machines.map((m) => ({
+      partitionKey: waveId,
+      rowKey: machineRk(machineKey(m.name)),
+      name: m.name,
+      stage: 'Queued',
+      stageChangedAt: wave.at,
+      stageTimes: JSON.stringify({ Queued: wave.at }),
+      createdAt: wave.at,
+      updatedAt: wave.at,
+      machineId: m.machineId,
+      plan: json(m.plan),
+      changes: '[]',
+    }));
+    await inParallel(chunks(machineRows, MAX_BATCH), (batch) =>
+      this.#store.transact(
+        this.#tables.machines,
+        batch.map((row) => ({ kind: 'upsert', row })),
+      ),
+    );
+    const perShard = new Array<number>(COUNTER_SHARDS).fill(0);
+    for (const m of wave.machines) perShard[counterShard(machineKey(m.name))]!++;
+    await this.#store.transact(
+      this.#tables.machines,
+      perShard.map((count, shard) => ({
+        kind: 'upsert',
+        row: { partitionKey: waveId, rowKey: shardRk(shard), [countProperty('Queued')]: count },
+      })),
+    );
+  }
+
+  async #createIfAbsent(table: string, row: Row): Promise<void> {
+    try {
+      await this.#store.transact(table, [{ kind: 'create', row }]);
+    } catch (error) {
+      if (!(error instanceof RowExistsError)) throw error;
+    }
+  }
+
+  /**
+   * Reserves every machine for the wave; returns the machines another wave holds (and then releases
+   * what this call reserved). A batch of 100 is tried at once; a batch that conflicts row by row.
+   */
+  async #reserve(waveId: string, wave: NewWave): Promise<ActiveMachine[]> {
+    const rows: Row[] = wave.machines.map((m) => ({
+      partitionKey: ACTIVE_PK,
+      rowKey: machineKey(m.name),
+      waveId,
+      name: m.name,
+    }));
+    const conflicts: ActiveMachine[] = [];
+    await inParallel(chunks(rows, MAX_BATCH), async (batch) => {
+      try {
+        await this.#store.transact(
+          this.#tables.active,
+          batch.map((row) => ({ kind: 'create', row })),
+        );
+      } catch (error) {
+        if (!(error instanceof RowExistsError)) throw error;
+        for (const row of batch) {
+          const holder = await this.#reserveOne(row);
+          if (holder !== undefined) conflicts.push({ name: String(row.name), waveId: holder });
+        }
+      }
+    });
+    if (conflicts.length > 0) {
+      const held = new Set(conflicts.map((c) => machineKey(c.name)));
+      await inParallel(
+        rows.filter((row) => !held.has(row.rowKey)),
+        (row) => this.#release(waveId, row.rowKey),
+      );
+    }
+    return conflicts;
+  }
+
+  /** Reserves one machine; returns the id of another wave that holds it, if any. */
+  async #reserveOne(row: Row): Promise<string | undefined> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      try {
+        await this.#store.transact(this.#tables.active, [{ kind: 'create', row }]);
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof RowExistsError)) throw error;
+      }
+      const current = await this.#store.get(this.#tables.active, ACTIVE_PK, row.rowKey);
+      if (current === undefined) continue;
+      if (current.waveId === row.waveId) return undefined;
+      const holder = String(current.waveId);
+      if (await this.#stillHeld(holder, row.rowKey)) return holder;
+      try {
+        await this.#store.transact(this.#tables.active, [{ kind: 'replace', row, etag: current.etag }]);
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError || error instanceof RowMissingError)) throw error;
+      }
+    }
+    throw new ConcurrencyError(`Could not reserve machine ${String(row.name)}: too many concurrent changes`);
+  }
+
+  /** Whether the wave still has the machine in a non-final stage (else its reservation is stale). */
+  async #stillHeld(waveId: string, key: string): Promise<boolean> {
+    const machine = await this.#store.get(this.#tables.machines, waveId, machineRk(key));
+    if (machine === undefined) {
+      // The holding wave may be being created right now: its rows are written after reservation.
+      const wave = await this.getWave(waveId);
+      return wave === undefined || wave.status === 'Creating';
+    }
+    return !(isStage(machine.stage) && isFinalStage(machine.stage));
+  }
+
+  async #release(waveId: string, key: string): Promise<void> {
+    const current = await this.#store.get(this.#tables.active, ACTIVE_PK, key);
+    if (current === undefined || current.waveId !== waveId) return;
+    try {
+      await this.#store.transact(this.#tables.active, [
+        { kind: 'delete', partitionKey: ACTIVE_PK, rowKey: key, etag: current.etag },
+      ]);
+    } catch (error) {
+      // Someone else took or released it meanwhile: nothing of ours is left to release.
+      if (!(error instanceof ConcurrencyError || error instanceof RowMissingError)) throw error;
+    }
+  }
+
+  async getWave(waveId: string): Promise<WaveRecord | undefined> {
+    const row = await this.#store.get(this.#tables.waves, WAVE_PK, waveId);
+    return row === undefined ? undefined : toWave(row);
+  }
+
+  async listWaves(page: PageRequest = {}): Promise<Page<WaveRecord>> {
+    const index = await this.#store.query(this.#tables.waves, {
+      partitionKey: BY_TIME_PK,
+      ...page,
+    });
+    const waves = await inParallel(index.rows, (row) => this.getWave(String(row.waveId)));
+    const items = waves.filter((w): w is WaveRecord => w !== undefined);
+    return index.continuationToken === undefined
+      ? { items }
+      : { items, continuationToken: index.continuationToken };
+  }
+
+  async updateWave(
+    waveId: string,
+    patch: { status?: WaveStatus; instanceId?: string; completedAt?: string; at: string },
+  ): Promise<WaveRecord> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const row = await this.#store.get(this.#tables.waves, WAVE_PK, waveId);
+      if (row === undefined) throw new NonRetriableError(`Wave ${waveId} does not exist`);
+      const updated: Row = {
+        ...row,
+        ...defined({ status: patch.status, instanceId: patch.instanceId, completedAt: patch.completedAt }),
+        updatedAt: patch.at,
+      };
+      try {
+        const etags = await this.#store.transact(this.#tables.waves, [
+          { kind: 'replace', row: updated, etag: row.etag },
+        ]);
+        return toWave({ ...updated, etag: etags.get(waveId) ?? '' });
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError)) throw error;
+        await backoff(attempt);
+      }
+    }
+    throw new ConcurrencyError(`Wave ${waveId}: too many concurrent updates`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Machines
+
+  async getMachine(waveId: string, name: string): Promise<MachineRecord | undefined> {
+    const row = await this.#store.get(this.#tables.machines, waveId, machineRk(machineKey(name)));
+    return row === undefined ? undefined : toMachine(row);
+  }
+
+  async listMachines(
+    waveId: string,
+    query: PageRequest & { stage?: Stage } = {},
+  ): Promise<Page<MachineRecord>> {
+    const result = await this.#store.query(this.#tables.machines, {
+      partitionKey: waveId,
+      rowKeyFrom: 'm|',
+      rowKeyBefore: rangeEnd('m|'),
+      ...(query.stage === undefined ? {} : { where: { property: 'stage', equals: query.stage } }),
+      ...(query.pageSize === undefined ? {} : { pageSize: query.pageSize }),
+      ...(query.continuationToken === undefined ? {} : { continuationToken: query.continuationToken }),
+    });
+    const items = result.rows.map(toMachine);
+    return result.continuationToken === undefined
+      ? { items }
+      : { items, continuationToken: result.continuationToken };
+  }
+
+  async recordStage(change: StageChange): Promise<MachineRecord> {
+    if (change.to === 'Failed' && change.error === undefined) {
+      throw new NonRetriableError(`${change.machineName}: a change to Failed must say why (error)`);
+    }
+    const key = machineKey(change.machineName);
+    const shard = counterShard(key);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const row = await this.#machineRow(change.waveId, change.machineName);
+      const changes = parseJson<string[]>(row.changes) ?? [];
+      if (changes.includes(change.changeId)) return toMachine(row);
+      const from = isStage(row.stage) ? row.stage : 'Queued';
+      if (change.ifStageIn !== undefined && !change.ifStageIn.includes(from)) {
+        throw new ConcurrencyError(
+          `${change.machineName} is ${from}, not ${change.ifStageIn.join(' or ')}: change to ${change.to} refused`,
+        );
+      }
+      const stageTimes = {
+        ...(parseJson<Record<string, string>>(row.stageTimes) ?? {}),
+        [change.to]: change.at,
+      };
+      const updated: Row = {
+        ...row,
+        ...defined(detailsRow(change.details ?? {})),
+        stage: change.to,
+        stageChangedAt: change.at,
+        stageTimes: JSON.stringify(stageTimes),
+        updatedAt: change.at,
+        changes: JSON.stringify([...changes, change.changeId].slice(-REMEMBERED_CHANGES)),
+      };
+      if (change.to === 'Failed') {
+        updated.failedStage = from;
+        updated.error = JSON.stringify(change.error);
+      } else if (change.error !== undefined) {
+        updated.error = JSON.stringify(change.error);
+      } else if (change.to === 'Done') {
+        updated.error = undefined;
+        updated.failedStage = undefined;
+      }
+      const operations: RowOperation[] = [{ kind: 'replace', row: stripUndefined(updated), etag: row.etag }];
+      if (from !== change.to) {
+        const counter = await this.#store.get(this.#tables.machines, change.waveId, shardRk(shard));
+        if (counter === undefined) throw new NonRetriableError(`Wave ${change.waveId} has no counters`);
+        const count = (stage: Stage) => {
+          const value = counter[countProperty(stage)];
+          return typeof value === 'number' ? value : 0;
+        };
+        operations.push({
+          kind: 'merge',
+          row: {
+            partitionKey: change.waveId,
+            rowKey: shardRk(shard),
+            [countProperty(from)]: Math.max(0, count(from) - 1),
+            [countProperty(change.to)]: count(change.to) + 1,
+          },
+          etag: counter.etag,
+        });
+        operations.push({
+          kind: 'create',
+          row: this.#auditRow(change.waveId, key, {
+            kind: 'StageChanged',
+            changeId: change.changeId,
+            machineName: String(row.name ?? change.machineName),
+            at: change.at,
+            from,
+            to: change.to,
+            actor: change.actor,
+            reason: change.reason,
+            error: json(change.error),
+          }),
+        });
+      }
+      try {
+        const etags = await this.#store.transact(this.#tables.machines, operations);
+        if (isFinalStage(change.to)) await this.#release(change.waveId, key);
+        return toMachine({ ...stripUndefined(updated), etag: etags.get(updated.rowKey) ?? '' });
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError || error instanceof RowExistsError)) throw error;
+        await backoff(attempt);
+      }
+    }
+    throw new ConcurrencyError(`${change.machineName}: too many concurrent changes`);
+  }
+
+  async updateMachine(
+    waveId: string,
+    name: string,
+    details: MachineDetails,
+    at: string,
+  ): Promise<MachineRecord> {
+    return this.#modifyMachine(waveId, name, (row) => ({
+      ...row,
+      ...defined(detailsRow(details)),
+      updatedAt: at,
+    }));
+  }
+
+  async recordApproval(waveId: string, name: string, approver: string, at: string): Promise<MachineRecord> {
+    const key = machineKey(name);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const row = await this.#machineRow(waveId, name);
+      if (typeof row.approvedBy === 'string') return toMachine(row);
+      const updated: Row = { ...row, approvedBy: approver, approvedAt: at, updatedAt: at };
+      try {
+        const etags = await this.#store.transact(this.#tables.machines, [
+          { kind: 'replace', row: updated, etag: row.etag },
+          {
+            kind: 'create',
+            row: this.#auditRow(waveId, key, {
+              kind: 'Approved',
+              changeId: `approval:${key}`,
+              machineName: String(row.name ?? name),
+              at,
+              actor: approver,
+            }),
+          },
+        ]);
+        return toMachine({ ...updated, etag: etags.get(updated.rowKey) ?? '' });
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError || error instanceof RowExistsError)) throw error;
+        await backoff(attempt);
+      }
+    }
+    throw new ConcurrencyError(`${name}: too many concurrent changes`);
+  }
+
+  async countByStage(waveId: string): Promise<StageCounts> {
+    const counts = Object.fromEntries(STAGES.map((stage) => [stage, 0])) as StageCounts;
+    const { rows } = await this.#store.query(this.#tables.machines, {
+      partitionKey: waveId,
+      rowKeyFrom: 'c|',
+      rowKeyBefore: rangeEnd('c|'),
+    });
+    for (const row of rows) {
+      for (const stage of STAGES) {
+        const value = row[countProperty(stage)];
+        if (typeof value === 'number') counts[stage] += value;
+      }
+    }
+    return counts;
+  }
+
+  async listAudit(
+    waveId: string,
+    query: PageRequest & { machineName?: string } = {},
+  ): Promise<Page<AuditEvent>> {
+    const prefix = query.machineName === undefined ? 'a|' : `a|${machineKey(query.machineName)}|`;
+    const result = await this.#store.query(this.#tables.machines, {
+      partitionKey: waveId,
+      rowKeyFrom: prefix,
+      rowKeyBefore: rangeEnd(prefix),
+      ...(query.pageSize === undefined ? {} : { pageSize: query.pageSize }),
+      ...(query.continuationToken === undefined ? {} : { continuationToken: query.continuationToken }),
+    });
+    const items = result.rows.map(toAudit);
+    return result.continuationToken === undefined
+      ? { items }
+      : { items, continuationToken: result.continuationToken };
+  }
+
+  async findActive(names: string[]): Promise<ActiveMachine[]> {
+    const found = await inParallel(names, async (name) => {
+      const key = machineKey(name);
+      const row = await this.#store.get(this.#tables.active, ACTIVE_PK, key);
+      if (row === undefined) return undefined;
+      const waveId = String(row.waveId);
+      return (await this.#stillHeld(waveId, key)) ? { name, waveId } : undefined;
+    });
+    return found.filter((a): a is ActiveMachine => a !== undefined);
+  }
+
+  async #machineRow(waveId: string, name: string): Promise<Row> {
+    const row = await this.#store.get(this.#tables.machines, waveId, machineRk(machineKey(name)));
+    if (row === undefined) throw new NonRetriableError(`Machine ${name} is not in wave ${waveId}`);
+    return row;
+  }
+
+  async #modifyMachine(waveId: string, name: string, modify: (row: Row) => Row): Promise<MachineRecord> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const row = await this.#machineRow(waveId, name);
+      const updated = stripUndefined(modify(row));
+      try {
+        const etags = await this.#store.transact(this.#tables.machines, [
+          { kind: 'replace', row: updated, etag: row.etag },
+        ]);
+        return toMachine({ ...updated, etag: etags.get(updated.rowKey) ?? '' });
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError)) throw error;
+        await backoff(attempt);
+      }
+    }
+    throw new ConcurrencyError(`${name}: too many concurrent changes`);
+  }
+
+  #auditRow(
+    waveId: string,
+    key: string,
+    event: {
+      kind: AuditKind;
+      changeId: string;
+      machineName: string;
+      at: string;
+      from?: Stage;
+      to?: Stage;
+      actor?: string | undefined;
+      reason?: string | undefined;
+      error?: string | undefined;
+    },
+  ): Row {
+    return stripUndefined({
+      partitionKey: waveId,
+      // The change id's hash keeps the key short and free of forbidden characters.
+      rowKey: `a|${key}|${event.at}|${sha256(event.changeId).slice(0, 16)}`,
+      ...event,
+    });
+  }
+}
+
+function stripUndefined(row: Row): Row {
+  const copy: Row = { partitionKey: row.partitionKey, rowKey: row.rowKey };
+  for (const [key, value] of Object.entries(row)) if (value !== undefined) copy[key] = value;
+  return copy;
+}

@@ -1,0 +1,65 @@
+/**
+ * The few Table storage operations the journal needs, so its logic is written once and runs on
+ * Azure Table storage (and Azurite) or in memory with the same semantics: point reads, row-key range
+ * queries within a partition with paging, and atomic batches within a partition with ETag checks.
+ */
+
+/** Property values the journal stores: strings, numbers (Int32/Double), booleans. */
+export type Value = string | number | boolean;
+
+export interface Row {
+  partitionKey: string;
+  rowKey: string;
+  /** Set on rows read from the store. */
+  etag?: string;
+  [property: string]: Value | undefined;
+}
+
+export interface RowQuery {
+  partitionKey: string;
+  /** Inclusive lower bound of RowKey. */
+  rowKeyFrom?: string;
+  /** Exclusive upper bound of RowKey. */
+  rowKeyBefore?: string;
+  /** Server-side equality filter on one property. */
+  where?: { property: string; equals: Value };
+  /** At most 1000. */
+  pageSize?: number;
+  continuationToken?: string;
+}
+
+export type RowOperation =
+  /** Fails with `RowExistsError` when the row exists. */
+  | { kind: 'create'; row: Row }
+  /** Replaces the row; with `etag`, only if unchanged (else `ConcurrencyError`), and it must exist. */
+  | { kind: 'replace'; row: Row; etag?: string }
+  /** Merges properties into an existing row (`ConcurrencyError` if the etag differs). */
+  | { kind: 'merge'; row: Row; etag?: string }
+  /** Creates or replaces. */
+  | { kind: 'upsert'; row: Row }
+  | { kind: 'delete'; partitionKey: string; rowKey: string; etag?: string };
+
+export interface TableStore {
+  /** Creates the tables if missing. */
+  ensureTables(tables: string[]): Promise<void>;
+  get(table: string, partitionKey: string, rowKey: string): Promise<Row | undefined>;
+  query(table: string, query: RowQuery): Promise<{ rows: Row[]; continuationToken?: string }>;
+  /**
+   * Applies all operations or none (one partition, at most 100 operations). Returns the new ETag of
+   * each written row by row key.
+   */
+  transact(table: string, operations: RowOperation[]): Promise<Map<string, string>>;
+}
+
+/** A `create` found the row already there. */
+export class RowExistsError extends Error {
+  override name = 'RowExistsError';
+}
+
+/** A `replace`, `merge` or `delete` found no row. */
+export class RowMissingError extends Error {
+  override name = 'RowMissingError';
+}
+
+/** Largest batch Table storage accepts. */
+export const MAX_BATCH = 100;

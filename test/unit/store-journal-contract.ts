@@ -1,0 +1,256 @@
+/**
+ * The journal's behaviour, run against every implementation (in memory in unit tests, Table storage
+ * on Azurite in integration tests), so both keep the same semantics.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConcurrencyError, NonRetriableError } from '../../src/domain/errors';
+import type { Journal, NewWave } from '../../src/store/types';
+
+let sequence = 0;
+function unique(prefix: string): string {
+  sequence += 1;
+  return `${prefix}-${process.pid}-${sequence}`;
+}
+
+function wave(machineNames: string[], overrides: Partial<NewWave> = {}): NewWave {
+  return {
+    id: unique('wave'),
+    name: 'rehearsal',
+    cutover: 'approval',
+    at: '2026-11-21T10:00:00.000Z',
+    machines: machineNames.map((name) => ({ name, plan: { targetVmSize: 'Standard_D2s_v5' } })),
+    ...overrides,
+  };
+}
+
+function names(count: number): string[] {
+  const base = unique('vm');
+  return Array.from({ length: count }, (_, i) => `${base}-${String(i).padStart(5, '0')}`);
+}
+
+export function journalContract(label: string, journal: () => Journal): void {
+  describe(`${label}: waves`, () => {
+    it('creates a wave with a Queued row per machine, counted and paged in name order', async () => {
+      const machines = names(23);
+      const result = await journal().createWave(wave(machines));
+      expect(result.kind).toBe('created');
+      if (result.kind !== 'created') return;
+      expect(result.wave.status).toBe('Running');
+      expect(result.wave.machineCount).toBe(23);
+
+      const counts = await journal().countByStage(result.wave.id);
+      expect(counts.Queued).toBe(23);
+      expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(23);
+
+      const seen: string[] = [];
+      let token: string | undefined;
+      let pages = 0;
+      do {
+        const page = await journal().listMachines(result.wave.id, {
+          pageSize: 10,
+          ...(token === undefined ? {} : { continuationToken: token }),
+        });
+        expect(page.items.length).toBeLessThanOrEqual(10);
+        seen.push(...page.items.map((m) => m.name));
+        token = page.continuationToken;
+        pages += 1;
+      } while (token !== undefined);
+      expect(pages).toBeGreaterThanOrEqual(3);
+      expect(seen).toEqual(machines);
+      const first = await journal().getMachine(result.wave.id, machines[0]!.toUpperCase());
+      expect(first?.stage).toBe('Queued');
+      expect(first?.plan).toEqual({ targetVmSize: 'Standard_D2s_v5' });
+    });
+
+    it('returns the same wave for a repeated idempotency key and refuses the key for another request', async () => {
+      const machines = names(3);
+      const key = unique('key');
+      const first = await journal().createWave(wave(machines), key);
+      const again = await journal().createWave(wave(machines), key);
+      expect(first.kind).toBe('created');
+      expect(again.kind).toBe('existing');
+      if (first.kind !== 'created' || again.kind !== 'existing') return;
+      expect(again.wave.id).toBe(first.wave.id);
+      const other = await journal().createWave(wave(names(2)), key);
+      expect(other).toEqual({ kind: 'keyReused', waveId: first.wave.id });
+    });
+
+    it('refuses machines held by an unfinished wave and frees them once final', async () => {
+      const machines = names(4);
+      const first = await journal().createWave(wave(machines));
+      if (first.kind !== 'created') throw new Error(`expected created, got ${first.kind}`);
+      const second = wave([machines[1]!, ...names(2)]);
+      const refused = await journal().createWave(second);
+      expect(refused).toEqual({
+        kind: 'machinesActive',
+        active: [{ name: machines[1], waveId: first.wave.id }],
+      });
+      expect(await journal().getWave(second.id)).toBeUndefined();
+      expect(await journal().findActive([machines[1]!, 'never-seen'])).toEqual([
+        { name: machines[1], waveId: first.wave.id },
+      ]);
+
+      await journal().recordStage({
+        waveId: first.wave.id,
+        machineName: machines[1]!,
+        to: 'Cancelled',
+        at: '2026-11-21T10:05:00.000Z',
+        changeId: 'cancel-1',
+      });
+      expect(await journal().findActive([machines[1]!])).toEqual([]);
+      const retried = await journal().createWave(second);
+      expect(retried.kind).toBe('created');
+    });
+
+    it('lists waves newest first with paging', async () => {
+      const older = await journal().createWave(wave(names(1), { at: '2030-01-01T00:00:00.000Z' }));
+      const newer = await journal().createWave(wave(names(1), { at: '2030-01-02T00:00:00.000Z' }));
+      if (older.kind !== 'created' || newer.kind !== 'created') throw new Error('waves not created');
+      const page = await journal().listWaves({ pageSize: 1 });
+      expect(page.items.map((w) => w.id)).toEqual([newer.wave.id]);
+      expect(page.continuationToken).toBeDefined();
+      const next = await journal().listWaves({ pageSize: 1, continuationToken: page.continuationToken! });
+      expect(next.items.map((w) => w.id)).toEqual([older.wave.id]);
+    });
+  });
+
+  describe(`${label}: stage changes`, () => {
+    it('moves counts, audits each change once and ignores a replayed change', async () => {
+      const machines = names(2);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      const change = {
+        waveId,
+        machineName: machines[0]!,
+        to: 'Replicating' as const,
+        at: '2026-11-21T10:01:00.000Z',
+        changeId: 'i1:enable',
+        details: { migrationItemId: '/subscriptions/x/items/a', progressPercent: 0 },
+      };
+      const moved = await journal().recordStage(change);
+      expect(moved.stage).toBe('Replicating');
+      expect(moved.migrationItemId).toBe('/subscriptions/x/items/a');
+      expect(moved.stageTimes).toEqual({
+        Queued: '2026-11-21T10:00:00.000Z',
+        Replicating: '2026-11-21T10:01:00.000Z',
+      });
+      const replayed = await journal().recordStage({ ...change, at: '2026-11-21T10:09:00.000Z' });
+      expect(replayed.stageChangedAt).toBe('2026-11-21T10:01:00.000Z');
+
+      const counts = await journal().countByStage(waveId);
+      expect(counts.Queued).toBe(1);
+      expect(counts.Replicating).toBe(1);
+      const audit = await journal().listAudit(waveId, { machineName: machines[0]! });
+      expect(audit.items).toHaveLength(1);
+      expect(audit.items[0]).toMatchObject({
+        kind: 'StageChanged',
+        from: 'Queued',
+        to: 'Replicating',
+        id: 'i1:enable',
+      });
+      const byStage = await journal().listMachines(waveId, { stage: 'Replicating' });
+      expect(byStage.items.map((m) => m.name)).toEqual([machines[0]]);
+    });
+
+    it('records failures with the stage failed in, and refuses a change from an unexpected stage', async () => {
+      const machines = names(1);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      const machineName = machines[0]!;
+      await expect(
+        journal().recordStage({
+          waveId,
+          machineName,
+          to: 'Failed',
+          at: '2026-11-21T10:02:00.000Z',
+          changeId: 'f0',
+        }),
+      ).rejects.toBeInstanceOf(NonRetriableError);
+      await expect(
+        journal().recordStage({
+          waveId,
+          machineName,
+          to: 'Testing',
+          at: '2026-11-21T10:02:00.000Z',
+          changeId: 't1',
+          ifStageIn: ['TestMigrating'],
+        }),
+      ).rejects.toBeInstanceOf(ConcurrencyError);
+      const error = {
+        code: 'InitialSeedingFailed',
+        message: 'Seeding failed',
+        possibleCauses: 'The appliance lost its connection.',
+        recommendedAction: 'Resync the machine.',
+      };
+      const failed = await journal().recordStage({
+        waveId,
+        machineName,
+        to: 'Failed',
+        at: '2026-11-21T10:03:00.000Z',
+        changeId: 'f1',
+        error,
+      });
+      expect(failed.failedStage).toBe('Queued');
+      expect(failed.error).toEqual(error);
+      expect(await journal().findActive([machineName])).toEqual([]);
+      const counts = await journal().countByStage(waveId);
+      expect(counts.Failed).toBe(1);
+      expect(counts.Queued).toBe(0);
+    });
+
+    it('keeps counts exact under concurrent changes to one wave', async () => {
+      const machines = names(48);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      await Promise.all(
+        machines.map((machineName, i) =>
+          journal().recordStage({
+            waveId,
+            machineName,
+            to: i % 3 === 0 ? 'Validating' : 'Replicating',
+            at: '2026-11-21T10:04:00.000Z',
+            changeId: `c-${i}`,
+          }),
+        ),
+      );
+      const counts = await journal().countByStage(waveId);
+      expect(counts.Validating).toBe(16);
+      expect(counts.Replicating).toBe(32);
+      expect(counts.Queued).toBe(0);
+    });
+
+    it('records the first approval only, with an audit event', async () => {
+      const machines = names(1);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      const approved = await journal().recordApproval(
+        waveId,
+        machines[0]!,
+        'alice@contoso.com',
+        '2026-11-21T11:00:00.000Z',
+      );
+      const again = await journal().recordApproval(
+        waveId,
+        machines[0]!,
+        'bob@contoso.com',
+        '2026-11-21T11:05:00.000Z',
+      );
+      expect(approved.approvedBy).toBe('alice@contoso.com');
+      expect(again.approvedBy).toBe('alice@contoso.com');
+      const audit = await journal().listAudit(waveId);
+      expect(audit.items.map((e) => [e.kind, e.actor])).toEqual([['Approved', 'alice@contoso.com']]);
+      const updated = await journal().updateMachine(
+        waveId,
+        machines[0]!,
+        { progressPercent: 42 },
+        '2026-11-21T11:06:00.000Z',
+      );
+      expect(updated.progressPercent).toBe(42);
+      expect(updated.approvedBy).toBe('alice@contoso.com');
+    });
+  });
+}
