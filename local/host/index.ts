@@ -162,6 +162,7 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
     ...describeKeys(keys),
     '',
     ...describeFunctions(baseUrl, frontDoor.routes, invoker.functions()),
+    `Host started (${Date.now() - started}ms)`,
   ]) {
     log(line);
   }
