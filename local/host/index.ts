@@ -77,19 +77,19 @@ function close(server: Server): Promise<void> {
   });
 }
 
+/** The function list `func start` prints: HTTP functions with methods and URL, others with their trigger. */
 export function describeFunctions(
   baseUrl: string,
   routes: ReturnType<typeof createFrontDoor>['routes'],
   functions: RegisteredFunction[],
 ): string[] {
-  const lines = ['Functions:', ''];
+  const lines = ['Functions:'];
   for (const fn of functions) {
     const route = routes.find((r) => r.fn.name === fn.name);
     lines.push(
       route
         ? `        ${fn.name}: [${(route.methods ?? ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).join(',')}] ${baseUrl}${route.path}`
         : `        ${fn.name}: ${fn.trigger.type}`,
-      '',
     );
   }
   return lines;
@@ -160,7 +160,6 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
     `Local Functions host ${HOST_VERSION} listening on ${baseUrl}`,
     'Host keys (send as ?code= or x-functions-key):',
     ...describeKeys(keys),
-    '',
     ...describeFunctions(baseUrl, frontDoor.routes, invoker.functions()),
     `Host started (${Date.now() - started}ms)`,
   ]) {
