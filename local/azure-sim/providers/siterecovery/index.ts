@@ -10,6 +10,7 @@
 
 import type { EstateMachine } from '../../estate/schema';
 import { ArmError } from '../../framework/errors';
+import { pageOf } from '../../framework/paging';
 import type {
   ArmRequest,
   ArmResult,
@@ -19,6 +20,7 @@ import type {
   Route,
   SimContext,
 } from '../../framework/types';
+import { vmwareSiteId } from '../migrate';
 import {
   deleteItem,
   enableItem,
@@ -56,8 +58,6 @@ const MINUTE_MS = 60_000;
 export const fabricName = (appliance: string) => `${appliance}replicationfabric`;
 export const containerName = (appliance: string) => `${appliance}replicationcontainer`;
 export const policyName = (appliance: string) => `${appliance}policy`;
-/** The Azure Migrate site of an appliance, as the Migrate provider names discovered machines under it. */
-export const vmwareSiteName = (appliance: string) => `${appliance}site`;
 
 const lastSegment = (id: string) => id.split('/').filter(Boolean).pop() ?? '';
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -90,8 +90,6 @@ export const createSiteRecoveryProvider: ProviderFactory = (sim: SimContext): Re
   });
   const draws = (itemId: string) => (purpose: string) =>
     sim.random(`siterecovery.${purpose}:${itemId.toLowerCase()}`);
-  const siteId = (appliance: string) =>
-    `/subscriptions/${sim.subscriptionId}/resourceGroups/${project.resourceGroup}/providers/Microsoft.OffAzure/VMwareSites/${vmwareSiteName(appliance)}`;
   const fabricId = (appliance: string) => `${vaultId}/replicationFabrics/${fabricName(appliance)}`;
   const containerId = (appliance: string) =>
     `${fabricId(appliance)}/replicationProtectionContainers/${containerName(appliance)}`;
@@ -372,19 +370,10 @@ export const createSiteRecoveryProvider: ProviderFactory = (sim: SimContext): Re
     };
   }
 
-  function page<T>(req: ArmRequest, all: T[]): ArmResult {
-    const skip = Number(req.query.get('skipToken') ?? '0');
-    const start = Number.isInteger(skip) && skip > 0 ? skip : 0;
-    const value = all.slice(start, start + PAGE_SIZE);
-    let nextLink: string | undefined;
-    if (start + PAGE_SIZE < all.length) {
-      const host = req.headers['host'] ?? 'localhost';
-      const query = new URLSearchParams(req.query);
-      query.set('skipToken', String(start + PAGE_SIZE));
-      nextLink = `https://${host}${req.path}?${query.toString()}`;
-    }
-    return { status: 200, body: { value, ...(nextLink ? { nextLink } : {}) } };
-  }
+  const page = <T>(req: ArmRequest, all: T[]): ArmResult => ({
+    status: 200,
+    body: pageOf(all, req, PAGE_SIZE),
+  });
 
   /** Items still present (settled), each with its view. */
   function liveItems(filter: (r: MigrationItemRecord) => boolean) {
@@ -739,7 +728,7 @@ export const createSiteRecoveryProvider: ProviderFactory = (sim: SimContext): Re
       healthErrorDetails: [],
       customDetails: {
         instanceType: 'VMwareV2',
-        vmwareSiteId: siteId(appliance),
+        vmwareSiteId: vmwareSiteId(sim, appliance),
         migrationSolutionId: `/subscriptions/${sim.subscriptionId}/resourceGroups/${project.resourceGroup}/providers/Microsoft.Migrate/MigrateProjects/${project.name}/Solutions/Servers-Migration-ServerMigration`,
         serviceEndpoint: `https://${appliance}.migration.example`,
         serviceResourceId: appliance,
