@@ -84,6 +84,24 @@ describe('app loading', () => {
     expect([...again.functions.keys()].sort()).toEqual([...app.functions.keys()].sort());
   });
 
+  it('imports ES module entry points', async () => {
+    const esm = writeTempApp(
+      {
+        'src/index.mjs': `import { app, trigger } from '@azure/functions';
+app.generic('esmEcho', { trigger: trigger.generic({ type: 'testTrigger' }), handler: (value) => ({ echoed: value }) });`,
+      },
+      { main: 'src/index.mjs' },
+    );
+    try {
+      const loaded = await loadApp(esm.dir, { log: () => {} });
+      const esmInvoker = createInvoker(loaded, { log: () => {}, durableClientBinding: () => undefined });
+      const result = await esmInvoker.invoke('esmEcho', { string: 'hi' });
+      expect(JSON.parse(result.returnValue!.json!)).toEqual({ echoed: 'hi' });
+    } finally {
+      esm.remove();
+    }
+  });
+
   it('names the entry point that fails to load, and a main that matches nothing', async () => {
     const broken = writeTempApp({ 'src/bad.js': 'this is not javascript' }, { main: 'src/bad.js' });
     const missing = writeTempApp({}, { main: 'dist/*.js' });
