@@ -80,10 +80,18 @@ export const AUTOMANAGE_REGIONS = [
   'southeastasia',
 ] as const;
 
+/** Short forms of region names found in Microsoft's pages (the seed writes 'AU East'). */
+const REGION_ALIASES: Record<string, string> = {
+  aueast: 'australiaeast',
+  ausoutheast: 'australiasoutheast',
+  aucentral: 'australiacentral',
+  aucentral2: 'australiacentral2',
+};
+
 /** 'West Europe', 'westeurope' and 'West-Europe' all become 'westeurope'; 'AU East' becomes 'australiaeast'. */
 export function normaliseRegion(region: string): string {
   const compact = region.toLowerCase().replace(/[\s_-]/g, '');
-  return compact.startsWith('au') && !compact.startsWith('aus') ? `australia${compact.slice(2)}` : compact;
+  return REGION_ALIASES[compact] ?? compact;
 }
 
 export function automanageSupportsRegion(region: string): boolean {
