@@ -100,7 +100,8 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
   const started = Date.now();
   const app = await loadApp(options.appDir, { log: (_level, message) => log(message) });
   const minLevel = toLogLevel(app.hostJson.logging?.logLevel?.default);
-  const keys = options.keys ?? resolveKeys(app.dir).keys;
+  const resolved = options.keys ? { keys: options.keys, source: 'the caller' } : resolveKeys(app.dir);
+  const { keys } = resolved;
   let durable: DurableHost | undefined;
   const invoker = createInvoker(app, { log, minLevel, durableClientBinding: () => durable?.clientBinding() });
   const frontDoor = createFrontDoor({
@@ -158,7 +159,7 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
   ready(true);
   for (const line of [
     `Local Functions host ${HOST_VERSION} listening on ${baseUrl}`,
-    'Host keys (send as ?code= or x-functions-key):',
+    `Host keys from ${resolved.source} (send one as ?code= or x-functions-key):`,
     ...describeKeys(keys),
     ...describeFunctions(baseUrl, frontDoor.routes, invoker.functions()),
     `Host started (${Date.now() - started}ms)`,

@@ -35,7 +35,6 @@ export interface HostJson {
 
 export interface AppFunction extends RegisteredFunction {
   callback: FunctionCallback;
-  scriptFile: string | undefined;
 }
 
 export interface LoadedApp {
@@ -121,30 +120,31 @@ export async function loadApp(appDir: string, options: LoadAppOptions): Promise<
   for (const id of loadedModules.get(dir) ?? []) delete appRequire.cache[id];
   const registration = new AppRegistration(options.log);
   const before = new Set(Object.keys(appRequire.cache));
-  await withRegistration(registration, async () => {
-    if (!pkg.main) return;
-    for (const file of await entryPoints(dir, pkg.main)) {
-      registration.currentEntryPoint = file;
-      try {
-        if (isESModule(file, pkg)) await import(pathToFileURL(file).href);
-        else appRequire(file);
-      } catch (err) {
-        const error = err instanceof Error ? err : new Error(String(err));
-        throw new AzFuncSystemError(
-          `Worker was unable to load entry point "${path.relative(dir, file)}": ${error.message}`,
-          { cause: error },
-        );
-      } finally {
-        registration.currentEntryPoint = undefined;
+  try {
+    await withRegistration(registration, async () => {
+      if (!pkg.main) return;
+      for (const file of await entryPoints(dir, pkg.main)) {
+        try {
+          if (isESModule(file, pkg)) await import(pathToFileURL(file).href);
+          else appRequire(file);
+        } catch (err) {
+          const error = err instanceof Error ? err : new Error(String(err));
+          throw new AzFuncSystemError(
+            `Worker was unable to load entry point "${path.relative(dir, file)}": ${error.message}`,
+            { cause: error },
+          );
+        }
       }
-    }
-  });
-  loadedModules.set(
-    dir,
-    Object.keys(appRequire.cache).filter(
-      (id) => !before.has(id) && !id.includes(`${path.sep}node_modules${path.sep}`),
-    ),
-  );
+    });
+  } finally {
+    // Remembered even after a failed load, so that a retry runs every module again.
+    loadedModules.set(
+      dir,
+      Object.keys(appRequire.cache).filter(
+        (id) => !before.has(id) && !id.includes(`${path.sep}node_modules${path.sep}`),
+      ),
+    );
+  }
   const programmingModel = currentProgrammingModel();
   const capabilities = (await programmingModel?.getCapabilities?.({})) ?? {};
   if (capabilities.HttpUri) {
@@ -153,8 +153,8 @@ export async function loadApp(appDir: string, options: LoadAppOptions): Promise<
     );
   }
   const functions = new Map<string, AppFunction>();
-  for (const { metadata, callback, scriptFile } of registration.functions.values()) {
-    functions.set(metadata.name, { ...toRegisteredFunction(metadata), callback, scriptFile });
+  for (const { metadata, callback } of registration.functions.values()) {
+    functions.set(metadata.name, { ...toRegisteredFunction(metadata), callback });
   }
   return { dir, hostJson, registration, programmingModel, functions };
 }

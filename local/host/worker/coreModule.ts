@@ -78,8 +78,6 @@ export class Disposable {
 export interface RegisteredCallback {
   metadata: CoreFunctionMetadata & { functionId: string };
   callback: FunctionCallback;
-  /** The entry point file that registered it (the worker's best guess at `scriptFile`). */
-  scriptFile: string | undefined;
 }
 
 /** Everything one app registers while it loads, and the hooks it keeps adding afterwards. */
@@ -97,7 +95,6 @@ export class AppRegistration {
   /** `hookData` of the app-level hooks (appStart, appTerminate). */
   readonly appLevelOnlyHookData: Record<string, unknown> = {};
   indexingLocked = false;
-  currentEntryPoint: string | undefined;
 
   constructor(readonly systemLog: (level: LogLevel, message: string) => void) {}
 }
@@ -124,7 +121,6 @@ function registerFunction(metadata: CoreFunctionMetadata, callback: FunctionCall
   app.functions.set(functionId, {
     metadata: { ...metadata, functionId },
     callback,
-    scriptFile: app.currentEntryPoint,
   });
   return new Disposable(() => {
     if (app.indexingLocked) {

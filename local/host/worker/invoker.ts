@@ -269,7 +269,7 @@ export function createInvoker(app: LoadedApp, options: InvokerOptions): AppInvok
 
   return {
     functions: (): RegisteredFunction[] =>
-      [...app.functions.values()].map(({ callback: _callback, scriptFile: _scriptFile, ...fn }) => fn),
+      [...app.functions.values()].map(({ callback: _callback, ...fn }) => fn),
     invoke,
     runAppStartHooks: () => executeHooks('appStart', appHookContext()),
     runAppTerminateHooks: () => executeHooks('appTerminate', appHookContext()),
