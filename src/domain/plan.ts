@@ -224,7 +224,7 @@ export function pathString(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Turns zod issues under `base` (a path such as ['target']) into problems located by `at`. */
+/** Turns zod issues into problems, located by `at` from the issue path as a string. */
 export function issuesToProblems(
   issues: readonly z.core.$ZodIssue[],
   at: (path: string) => { row: number; column: string },

@@ -196,6 +196,14 @@ describe('Input.csv import', () => {
     ]);
   });
 
+  it('reads a file saved with a byte-order mark and a lower-case header, as spreadsheets may write it', () => {
+    const text = csv([{ SOURCE_MACHINE_NAME: 'a' }]);
+    const [head, ...rest] = text.split('\n');
+    const result = parsePlanCsv(`\uFEFF${head!.toLowerCase()}\r\n${rest.join('\r\n')}\r\n`);
+    expect(result.problems).toEqual([]);
+    expect(result.plan!.machines[0]!.sourceName).toBe('a');
+  });
+
   it('reports rows that name a different migrate project', () => {
     const result = parsePlanCsv(
       csv([{ SOURCE_MACHINE_NAME: 'a' }, { SOURCE_MACHINE_NAME: 'b', AZMIGRATEPROJECT_NAME: 'other' }]),
