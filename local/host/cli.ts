@@ -67,7 +67,12 @@ function readLocalSettings(appDir: string): LocalSettings {
   } catch {
     return {};
   }
-  const settings = JSON.parse(text) as LocalSettings;
+  let settings: LocalSettings;
+  try {
+    settings = JSON.parse(text) as LocalSettings;
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
   if (settings.IsEncrypted) throw new Error(`${file} is encrypted; the local host reads plain settings only`);
   return settings;
 }
