@@ -42,18 +42,20 @@ export interface Authority {
   readonly tenantId: string;
   /** Answers the authority's own endpoints; undefined when `path` is not one of them. */
   handle(method: string, path: string, body: string, baseUrl: string): AuthorityAnswer | undefined;
-  /** Checks an ARM request's Authorization header. */
-  check(authorization: string | undefined): TokenCheck;
+  /** Checks an ARM request's Authorization header; `armUrl` is an accepted audience besides Azure's. */
+  check(authorization: string | undefined, armUrl: string): TokenCheck;
 }
 
 const DEFAULT_LIFETIME_SECONDS = 3600;
+/** Audiences ARM accepts (without trailing slash); SDK clients with a custom endpoint ask for that endpoint instead. */
+const ARM_AUDIENCES = ['https://management.azure.com', 'https://management.core.windows.net'];
 
 export function createAuthority(options: AuthorityOptions): Authority {
   const { tenantId } = options;
   const lifetime = options.tokenLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS;
   const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const kid = randomUUID();
-  const publicJwk = createPublicKey(keys.publicKey).export({ format: 'jwk' });
+  const publicJwk = keys.publicKey.export({ format: 'jwk' });
 
   const aadError = (status: number, error: string, code: number, description: string): AuthorityAnswer => ({
     status,
@@ -153,7 +155,7 @@ export function createAuthority(options: AuthorityOptions): Authority {
           return { status: 200, body: { keys: [{ ...publicJwk, kid, use: 'sig', alg: 'RS256' }] } };
       }
     },
-    check(authorization) {
+    check(authorization, armUrl) {
       if (!authorization) {
         return {
           ok: false,
@@ -170,6 +172,17 @@ export function createAuthority(options: AuthorityOptions): Authority {
           code: 'InvalidAuthenticationToken',
           message: 'The access token is invalid.',
           description: 'The access token is invalid.',
+        };
+      }
+      const audience = String(claims.aud ?? '')
+        .replace(/\/+$/, '')
+        .toLowerCase();
+      if (!ARM_AUDIENCES.includes(audience) && audience !== armUrl.toLowerCase()) {
+        return {
+          ok: false,
+          code: 'InvalidAuthenticationTokenAudience',
+          message: `The access token has been obtained for wrong audience or resource '${String(claims.aud)}'.`,
+          description: 'The access token audience is invalid.',
         };
       }
       if (typeof claims.exp !== 'number' || claims.exp * 1000 <= Date.now()) {

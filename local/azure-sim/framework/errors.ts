@@ -93,15 +93,13 @@ export class ArmError extends Error {
     return new ArmError(500, 'InternalServerError', message);
   }
 
-  static unavailable(retryAfterSeconds: number): ArmError {
+  static unavailable(retryAfterSeconds: number, headers: Record<string, string> = {}): ArmError {
     return new ArmError(
       503,
       'ServiceUnavailable',
       'The service is temporarily unavailable. Please retry the request.',
       [],
-      {
-        'retry-after': String(retryAfterSeconds),
-      },
+      { ...headers, 'retry-after': String(retryAfterSeconds) },
     );
   }
 

@@ -261,7 +261,7 @@ export class SimulatorCore {
     let injectedFault = false;
     let result: ArmResult;
     try {
-      const check = this.options.authority.check(call.headers.authorization);
+      const check = this.options.authority.check(call.headers.authorization, call.baseUrl);
       if (!check.ok) {
         throw ArmError.unauthorized(check.code, check.message, {
           'www-authenticate': `Bearer authorization_uri="${call.baseUrl}/${this.options.authority.tenantId}", error="invalid_token", error_description="${check.description}"`,
@@ -380,7 +380,12 @@ export class SimulatorCore {
     }
     const rate = this.options.faults.arm.transientFailureRate;
     if (rate > 0 && this.state.random('arm-transient') < rate) {
-      return this.state.random('arm-transient-kind') < 0.5 ? ArmError.internal() : ArmError.unavailable(1);
+      // Retry-After is one virtual second; x-ms-retry-after-ms says the same in real ms for the SDK.
+      return this.state.random('arm-transient-kind') < 0.5
+        ? ArmError.internal()
+        : ArmError.unavailable(1, {
+            'x-ms-retry-after-ms': String(Math.max(1, Math.ceil(1000 / this.options.clock.scale))),
+          });
     }
     return undefined;
   }
