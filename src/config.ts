@@ -61,6 +61,8 @@ export const SETTINGS = {
   vaultResourceGroup: 'MIGRATE_VAULT_RESOURCE_GROUP',
   /** vCenter run-as account (Az.Migrate's -VMWarerunasaccountID) used as data mover and snapshot account. */
   runAsAccountId: 'MIGRATE_RUN_AS_ACCOUNT_ID',
+  /** Cache storage account for replication logs; unset means the one the container mapping names. */
+  logStorageAccountId: 'MIGRATE_LOG_STORAGE_ACCOUNT_ID',
   /** Journal tables: a connection string; defaults to AzureWebJobsStorage. */
   journalConnection: 'JOURNAL_STORAGE',
   webJobsStorage: 'AzureWebJobsStorage',
@@ -122,6 +124,7 @@ export interface FactoryConfig {
     vaultName: string;
     vaultResourceGroup: string;
     runAsAccountId?: string;
+    logStorageAccountId?: string;
   };
   journal: JournalStorageSettings;
   lifecycleTopic?: { endpoint: string; key?: Secret };
@@ -171,6 +174,7 @@ const envSchema = z.object({
   [SETTINGS.vaultName]: text,
   [SETTINGS.vaultResourceGroup]: optionalText,
   [SETTINGS.runAsAccountId]: optionalText,
+  [SETTINGS.logStorageAccountId]: optionalText,
   [SETTINGS.journalConnection]: optionalText,
   [SETTINGS.webJobsStorage]: optionalText,
   [SETTINGS.webJobsStorageAccountName]: optionalText,
@@ -235,6 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FactoryConfig 
       vaultName: s[SETTINGS.vaultName],
       vaultResourceGroup: s[SETTINGS.vaultResourceGroup] ?? resourceGroup,
       runAsAccountId: s[SETTINGS.runAsAccountId],
+      logStorageAccountId: s[SETTINGS.logStorageAccountId],
     },
     journal,
     lifecycleTopic:

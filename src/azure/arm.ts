@@ -173,7 +173,10 @@ export function toAzureError(error: unknown, action: string): Error {
         ? new RetryAfterError(`${action}: ${error.message}`, TRANSIENT_RETRY_MS, { cause: error })
         : new NonRetriableError(`${action}: ${error.message}`, { cause: error });
     }
-    const info = errorInfoFromBody(parseJson(error.response?.bodyAsText), statusCode) ?? {
+    const info = errorInfoFromBody(
+      parseJson(error.response?.bodyAsText) ?? (error as { details?: unknown }).details,
+      statusCode,
+    ) ?? {
       code: error.code ?? `Http${statusCode}`,
       message: error.message,
       statusCode,

@@ -4,9 +4,11 @@
  *
  * The replication infrastructure of a machine is found as Az.Migrate's New-AzMigrateServerReplication
  * finds it: the machine's site (from its ARM id) selects the `VMwareV2` fabric whose `vmwareSiteId`
- * names that site, the fabric's first protection container, the container mapping `containermapping`
- * (its VMwareCbt details give the log storage account) and the policy `migrate{site}policy`. The
- * item is named after the machine. Resolution is cached per site for the life of the gateway.
+ * names that site, then the fabric's first protection container and that container's VMwareCbt
+ * mapping, whose details give the policy and the log storage account. Without a mapping the policy
+ * is `migrate{site}policy` (what Az.Migrate's initialisation creates) or else the vault's only
+ * VMwareCbt policy, and the log storage account comes from MIGRATE_LOG_STORAGE_ACCOUNT_ID. The item
+ * is named after the machine. Resolution is cached per site for the life of the gateway.
  */
 
 import {
@@ -26,6 +28,7 @@ import {
   type ArmClientOptions,
   armIdValue,
   callArm,
+  collect,
   errorInfoFromBody,
   isoOf,
   readArm,
@@ -45,6 +48,14 @@ import type {
   TestMigrateRequest,
   UpdateMigrationItemRequest,
 } from './types';
+
+interface MappingDetails {
+  instanceType?: string;
+  keyVaultUri?: string;
+  storageAccountId?: string;
+  targetLocation?: string;
+  policyId?: string;
+}
 
 interface SiteInfrastructure {
   fabricName: string;
@@ -186,6 +197,7 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
   readonly #vaultGroup: string;
   readonly #subscriptionId: string;
   readonly #runAsAccountId: string | undefined;
+  readonly #logStorageAccountId: string | undefined;
   readonly #sites = new Map<string, Promise<SiteInfrastructure>>();
 
   constructor(config: FactoryConfig, credential: TokenCredential, options: ArmClientOptions) {
@@ -194,6 +206,7 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
     this.#vaultGroup = config.migrate.vaultResourceGroup;
     this.#subscriptionId = config.azure.subscriptionId;
     this.#runAsAccountId = config.migrate.runAsAccountId;
+    this.#logStorageAccountId = config.migrate.logStorageAccountId;
   }
 
   async get(machineId: string): Promise<MigrationItemRecord | undefined> {
@@ -609,34 +622,23 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
     });
     if (containerName === undefined) throw notInitialised('no protection container in its fabric');
     const container = containerName;
-    const mapping = await readArm('Read container mapping', () =>
-      this.#client.replicationProtectionContainerMappings.get(
-        this.#vault,
-        this.#vaultGroup,
-        fabric,
-        container,
-        'containermapping',
-      ),
-    );
-    const policy = await readArm('Read replication policy', () =>
-      this.#client.replicationPolicies.get(this.#vault, this.#vaultGroup, `migrate${site}policy`),
-    );
-    const policyId = policy?.id ?? mapping?.properties?.policyId;
-    if (mapping === undefined || policyId === undefined)
-      throw notInitialised('no container mapping or policy');
-    const details = mapping.properties?.providerSpecificDetails as
-      | { instanceType?: string; keyVaultUri?: string; storageAccountId?: string; targetLocation?: string }
-      | undefined;
+    const mapping = await this.#vmwareCbtMapping(fabric, container);
+    const policyId = mapping?.policyId ?? (await this.#policyFor(site));
+    if (policyId === undefined) throw notInitialised('no VMwareCbt replication policy');
     let logStorageAccountId: string;
-    if (details?.keyVaultUri) {
-      const hash = hashForArtifact(site + (details.targetLocation ?? ''));
+    if (this.#logStorageAccountId !== undefined) {
+      logStorageAccountId = this.#logStorageAccountId;
+    } else if (mapping?.keyVaultUri) {
+      const hash = hashForArtifact(site + (mapping.targetLocation ?? ''));
       logStorageAccountId =
         `/subscriptions/${this.#subscriptionId}/resourceGroups/${this.#vaultGroup}` +
         `/providers/Microsoft.Storage/storageAccounts/migratelsa${hash}`;
-    } else if (details?.storageAccountId) {
-      logStorageAccountId = details.storageAccountId;
+    } else if (mapping?.storageAccountId) {
+      logStorageAccountId = mapping.storageAccountId;
     } else {
-      throw notInitialised('the container mapping names no log storage account');
+      throw notInitialised(
+        'no container mapping names the log storage account; set MIGRATE_LOG_STORAGE_ACCOUNT_ID',
+      );
     }
     const storageName = logStorageAccountId.split('/').pop() ?? '';
     return {
@@ -646,6 +648,46 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
       logStorageAccountId,
       logStorageAccountSasSecretName: `${storageName}-cacheSas`,
     };
+  }
+  /** The container's VMwareCbt mapping (Az.Migrate names it `containermapping`), if any. */
+  async #vmwareCbtMapping(fabric: string, container: string): Promise<MappingDetails | undefined> {
+    const mappings = await readArm('List container mappings', () =>
+      collect(
+        this.#client.replicationProtectionContainerMappings.listByReplicationProtectionContainers(
+          this.#vault,
+          this.#vaultGroup,
+          fabric,
+          container,
+        ),
+      ),
+    );
+    for (const mapping of mappings ?? []) {
+      const details = mapping.properties?.providerSpecificDetails as
+        | Omit<MappingDetails, 'policyId'>
+        | undefined;
+      if (details?.instanceType === 'VMwareCbt') {
+        return { ...details, ...definedOnly({ policyId: mapping.properties?.policyId }) };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Without a mapping: the policy Az.Migrate's initialisation creates (`migrate{site}policy`), else
+   * the vault's only VMwareCbt policy.
+   */
+  async #policyFor(site: string): Promise<string | undefined> {
+    const named = await readArm('Read replication policy', () =>
+      this.#client.replicationPolicies.get(this.#vault, this.#vaultGroup, `migrate${site}policy`),
+    );
+    if (named?.id !== undefined) return named.id;
+    const policies = await callArm('List replication policies', () =>
+      collect(this.#client.replicationPolicies.list(this.#vault, this.#vaultGroup)),
+    );
+    const vmwareCbt = policies.filter(
+      (p) => p.properties?.providerSpecificDetails?.instanceType === 'VMwareCbt',
+    );
+    return vmwareCbt.length === 1 ? vmwareCbt[0]?.id : undefined;
   }
 }
 

@@ -1,0 +1,128 @@
+/**
+ * Onboarding through Azure Automanage (@azure/arm-automanage): the VM's `default` configuration
+ * profile assignment. Automanage Best Practices retire on 30 September 2027; a policy-based
+ * `OnboardingGateway` can replace this class without touching activities.
+ */
+
+import { AutomanageClient, type ConfigurationProfileAssignment, type Report } from '@azure/arm-automanage';
+import type { TokenCredential } from '@azure/core-auth';
+import type { FactoryConfig } from '../config';
+import { NonRetriableError } from '../domain/errors';
+import { type ArmClientOptions, armIdValue, callArm, collect, readArm } from './arm';
+import type { OnboardingGateway, OnboardingProfile, OnboardingReport, OnboardingStatus } from './types';
+
+/** The assignment's name is fixed by Automanage. */
+const ASSIGNMENT = 'default';
+
+export const BEST_PRACTICES = {
+  Production: '/providers/Microsoft.Automanage/bestPractices/AzureBestPracticesProduction',
+  DevTest: '/providers/Microsoft.Automanage/bestPractices/AzureBestPracticesDevTest',
+} as const;
+
+/** Regions where Automanage for VMs is offered (Microsoft Learn), as ARM location names. */
+export const AUTOMANAGE_REGIONS: ReadonlySet<string> = new Set([
+  'westeurope',
+  'northeurope',
+  'centralus',
+  'eastus',
+  'eastus2',
+  'westus',
+  'westus2',
+  'canadacentral',
+  'westcentralus',
+  'southcentralus',
+  'japaneast',
+  'uksouth',
+  'australiaeast',
+  'australiasoutheast',
+  'southeastasia',
+]);
+
+export function profileId(profile: OnboardingProfile): string {
+  return profile.kind === 'Custom' ? profile.profileId : BEST_PRACTICES[profile.kind];
+}
+
+export function toOnboardingReport(report: Report): OnboardingReport {
+  const result: OnboardingReport = {
+    id: report.id ?? '',
+    resources: (report.resources ?? []).map((r) => {
+      const entry: OnboardingReport['resources'][number] = {};
+      if (r.name !== undefined) entry.name = r.name;
+      if (r.type !== undefined) entry.type = r.type;
+      if (r.status !== undefined) entry.status = r.status;
+      if (r.error?.code !== undefined || r.error?.message !== undefined) {
+        entry.error = { code: r.error.code ?? 'Unknown', message: r.error.message ?? '' };
+      }
+      return entry;
+    }),
+  };
+  if (report.typePropertiesType !== undefined) result.type = report.typePropertiesType;
+  if (report.status !== undefined) result.status = report.status;
+  if (report.startTime !== undefined) result.startTime = report.startTime;
+  if (report.endTime !== undefined) result.endTime = report.endTime;
+  if (report.error?.code !== undefined || report.error?.message !== undefined) {
+    result.error = { code: report.error.code ?? 'Unknown', message: report.error.message ?? '' };
+  }
+  return result;
+}
+
+function toStatus(assignment: ConfigurationProfileAssignment, latest: Report | undefined): OnboardingStatus {
+  const status: OnboardingStatus = {
+    id: assignment.id ?? '',
+    profileId: assignment.properties?.configurationProfile ?? '',
+  };
+  if (assignment.properties?.status !== undefined) status.status = assignment.properties.status;
+  if (latest !== undefined) status.latestReport = toOnboardingReport(latest);
+  return status;
+}
+
+export class AutomanageOnboardingGateway implements OnboardingGateway {
+  readonly #client: AutomanageClient;
+
+  constructor(config: FactoryConfig, credential: TokenCredential, options: ArmClientOptions) {
+    this.#client = new AutomanageClient(credential, config.azure.subscriptionId, options);
+  }
+
+  supportsRegion(location: string): boolean {
+    return AUTOMANAGE_REGIONS.has(location.toLowerCase().replaceAll(' ', ''));
+  }
+
+  async assign(vmId: string, profile: OnboardingProfile): Promise<OnboardingStatus> {
+    const { group, vm } = vmAddress(vmId);
+    const assignment = await callArm('Assign Automanage profile', () =>
+      this.#client.configurationProfileAssignments.createOrUpdate(ASSIGNMENT, group, vm, {
+        properties: { configurationProfile: profileId(profile) },
+      }),
+    );
+    return toStatus(assignment, undefined);
+  }
+
+  async getStatus(vmId: string): Promise<OnboardingStatus | undefined> {
+    const { group, vm } = vmAddress(vmId);
+    const assignment = await readArm('Read Automanage assignment', () =>
+      this.#client.configurationProfileAssignments.get(group, ASSIGNMENT, vm),
+    );
+    if (assignment === undefined) return undefined;
+    const reports = await callArm('List Automanage reports', () =>
+      collect(this.#client.reports.listByConfigurationProfileAssignments(group, ASSIGNMENT, vm)),
+    );
+    const latest = reports.sort((a, b) => (b.startTime ?? '').localeCompare(a.startTime ?? ''))[0];
+    return toStatus(assignment, latest);
+  }
+
+  async remove(vmId: string): Promise<void> {
+    const { group, vm } = vmAddress(vmId);
+    await readArm('Remove Automanage assignment', () =>
+      this.#client.configurationProfileAssignments.delete(group, ASSIGNMENT, vm),
+    );
+  }
+}
+
+function vmAddress(vmId: string): { group: string; vm: string } {
+  const group = armIdValue(vmId, 'resourceGroups');
+  const vm = armIdValue(vmId, 'virtualMachines');
+  if (group === undefined || vm === undefined) {
+    throw new NonRetriableError(`'${vmId}' is not a virtual machine id`);
+  }
+  return { group, vm };
+}
