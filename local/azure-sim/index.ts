@@ -20,6 +20,7 @@ import { SimulatorCore } from './framework/simulator';
 import type { ThrottleLimits } from './framework/throttle';
 import { ensureSimTls } from './framework/tls';
 import type { EventSinkFactory, EventSubscription, ProviderFactory } from './framework/types';
+import { createAutomanageProvider } from './providers/automanage';
 import { createComputeProvider } from './providers/compute';
 import { createMigrateProvider } from './providers/migrate';
 import { createNetworkProvider } from './providers/network';
@@ -72,7 +73,7 @@ export interface Simulator {
 }
 
 export function defaultProviders(): ProviderFactory[] {
-  return [createNetworkProvider, createMigrateProvider, createSiteRecoveryProvider];
+  return [createNetworkProvider, createMigrateProvider, createSiteRecoveryProvider, createAutomanageProvider];
 }
 
 export async function createSimulator(options: SimulatorOptions): Promise<Simulator> {
