@@ -28,13 +28,14 @@ import type {
 export interface ActivityDeps {
   azure: AzureGateways;
   journal: Journal;
-  /** Where activities report what they could not do without failing (e.g. a lifecycle event not published). */
-  log: (message: string) => void;
 }
 
-/** What an activity may need from the invocation: raising events to orchestrations (durable client). */
+/** What an activity may need from its invocation. */
 export interface ActivityEnv {
+  /** Raises an event to an orchestration instance (the durable client of the invocation). */
   raiseEvent(instanceId: string, event: string, data: unknown): Promise<void>;
+  /** Reports what the activity could not do without failing (e.g. a lifecycle event not published). */
+  warn(message: string): void;
 }
 
 export type ActivityHandler<N extends ActivityName> = (
@@ -127,12 +128,12 @@ export function createActivities(deps: ActivityDeps): Activities {
   const { azure, journal } = deps;
   const migration = azure.migration;
 
-  async function publish(event: StageChangeEvent): Promise<void> {
+  async function publish(event: StageChangeEvent, env: ActivityEnv): Promise<void> {
     // Publishing must not hold the pipeline up: the journal has the change; subscribers are told best-effort.
     try {
       await azure.lifecycle.publish([event]);
     } catch (error) {
-      deps.log(`lifecycle event ${event.id} not published: ${describeError(error).message}`);
+      env.warn(`lifecycle event ${event.id} not published: ${describeError(error).message}`);
     }
   }
 
@@ -345,7 +346,7 @@ export function createActivities(deps: ActivityDeps): Activities {
       };
     },
 
-    async recordStage(change) {
+    async recordStage(change, env) {
       await journal.recordStage({
         waveId: change.waveId,
         machineName: change.name,
@@ -362,20 +363,23 @@ export function createActivities(deps: ActivityDeps): Activities {
           ...(change.progressPercent === undefined ? {} : { progressPercent: change.progressPercent }),
         },
       });
-      await publish({
-        id: change.changeId,
-        waveId: change.waveId,
-        machineName: change.name,
-        ...(change.from === undefined ? {} : { from: change.from }),
-        to: change.to,
-        at: change.at,
-        ...(change.reason === undefined ? {} : { reason: change.reason }),
-        ...(change.error === undefined ? {} : { error: change.error }),
-      });
+      await publish(
+        {
+          id: change.changeId,
+          waveId: change.waveId,
+          machineName: change.name,
+          ...(change.from === undefined ? {} : { from: change.from }),
+          to: change.to,
+          at: change.at,
+          ...(change.reason === undefined ? {} : { reason: change.reason }),
+          ...(change.error === undefined ? {} : { error: change.error }),
+        },
+        env,
+      );
       return null;
     },
 
-    async recordFailure(failure) {
+    async recordFailure(failure, env) {
       const reason = `failed in ${failure.stage}: ${failure.error.message}`;
       await journal.recordStage({
         waveId: failure.waveId,
@@ -386,15 +390,18 @@ export function createActivities(deps: ActivityDeps): Activities {
         reason,
         error: failure.error,
       });
-      await publish({
-        id: failure.changeId,
-        waveId: failure.waveId,
-        machineName: failure.name,
-        to: failure.final ? 'Failed' : failure.stage,
-        at: failure.at,
-        reason,
-        error: failure.error,
-      });
+      await publish(
+        {
+          id: failure.changeId,
+          waveId: failure.waveId,
+          machineName: failure.name,
+          to: failure.final ? 'Failed' : failure.stage,
+          at: failure.at,
+          reason,
+          error: failure.error,
+        },
+        env,
+      );
       return null;
     },
 

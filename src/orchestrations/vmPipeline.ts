@@ -47,6 +47,7 @@ import {
   type RetryPolicy,
   smaller,
 } from './support';
+import { latestToggle } from './waveRules';
 
 export const VM_PIPELINE = 'vmPipeline';
 
@@ -131,6 +132,7 @@ class PipelineRun {
   private slotHeld: boolean;
   /** Once the cut-over has started the machine moves to Azure: cancel is declined. */
   private cancellable = true;
+  private paused = false;
   private readonly inbox: Inbox<PipelineEvent>;
   private readonly settings: PipelineSettings;
 
@@ -406,13 +408,20 @@ class PipelineRun {
     return event;
   }
 
-  /** Before starting an Azure action: a cancel ends the run; a pause holds it until resume. */
+  /**
+   * Before starting an Azure action: a cancel ends the run; a pause holds it until resume. The
+   * latest of the `Pause` and `Resume` requests received wins (their payloads carry `at`).
+   */
   private *holdIfPaused(): Orchestration<void> {
-    if (this.cancellable && this.inbox.has('Cancel')) throw new CancelRequested();
-    while (this.inbox.take('Pause')) {
-      const event = yield* this.inbox.wait(undefined, this.cancellable ? ['Resume', 'Cancel'] : ['Resume']);
-      if (event === 'Cancel') throw new CancelRequested();
-      this.inbox.take('Resume');
+    for (;;) {
+      if (this.cancellable && this.inbox.has('Cancel')) throw new CancelRequested();
+      const wanted = latestToggle(this.inbox.drain('Pause'), this.inbox.drain('Resume'));
+      if (wanted !== undefined) this.paused = wanted;
+      if (!this.paused) return;
+      yield* this.inbox.wait(
+        undefined,
+        this.cancellable ? ['Resume', 'Pause', 'Cancel'] : ['Resume', 'Pause'],
+      );
     }
   }
 

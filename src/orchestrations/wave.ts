@@ -91,7 +91,7 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
     yield* mustCall(
       context,
       ACTIVITY.notifyInstances,
-      { instanceIds: [...running.keys()].map(instanceOf), event },
+      { instanceIds: [...running.keys()].map(instanceOf), event, data: { at: nowIso(context) } },
       retry,
     );
   };

@@ -1,0 +1,43 @@
+/**
+ * Every durable registration of the app in one place: the orchestrations and the entity register
+ * themselves at the bottom of their files (imported here), and each activity is registered here
+ * from the activities `createActivities` builds from the settings.
+ */
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import type { ActivityEnv } from '../activities';
+import { ACTIVITY, type ActivityName } from '../activities/contract';
+import '../orchestrations/applianceSlots';
+import '../orchestrations/vmPipeline';
+import '../orchestrations/wave';
+import { services } from './http/services';
+
+/** Activities that raise events to orchestrations get a durable client input. */
+const NEEDS_CLIENT: ReadonlySet<ActivityName> = new Set([ACTIVITY.notifyInstances]);
+
+function envOf(name: ActivityName, context: InvocationContext): ActivityEnv {
+  return {
+    warn: (message) => context.warn(message),
+    raiseEvent: async (instanceId, event, data) => {
+      if (!NEEDS_CLIENT.has(name)) throw new Error(`activity ${name} has no durable client`);
+      try {
+        await df.getClient(context).raiseEvent(instanceId, event, data);
+      } catch (error) {
+        // An instance that was never created cannot be waiting for the event; anything else is an error.
+        if (!(error instanceof Error && error.message.startsWith('No instance with ID'))) throw error;
+        context.warn(`${event} not raised: no instance ${instanceId}`);
+      }
+    },
+  };
+}
+
+for (const name of Object.values(ACTIVITY)) {
+  df.app.activity(name, {
+    ...(NEEDS_CLIENT.has(name) ? { extraInputs: [df.input.durableClient()] } : {}),
+    handler: async (input: unknown, context: InvocationContext) => {
+      const { activities } = await services();
+      const handler = activities[name] as (input: unknown, env: ActivityEnv) => Promise<unknown>;
+      return handler(input, envOf(name, context));
+    },
+  });
+}

@@ -1,0 +1,169 @@
+/**
+ * Submitting a wave: parse the plan (JSON or Input.csv), check it against the inventory read from
+ * Azure and against the other waves, and only when nothing is wrong create the wave in the journal
+ * and start its orchestration. A plan with problems changes nothing anywhere.
+ */
+import { randomBytes } from 'node:crypto';
+import type { DurableClient } from 'durable-functions';
+import { parsePlanCsv } from '../../domain/csv';
+import { waveInstanceId } from '../../domain/names';
+import { type Plan, type PlanParseResult, type PlanSettingsInput, parsePlanObject } from '../../domain/plan';
+import { jsonLocator, type Problem, sortProblems } from '../../domain/problems';
+import { resolvePlan } from '../../domain/resolve';
+import { checkPlanCsv, checkPlanJson, type ValidationContext } from '../../domain/validate';
+import { WAVE, type WaveInput } from '../../orchestrations/wave';
+import type { ActiveMachine, WaveRecord } from '../../store/types';
+import { loadInventory } from './inventory';
+import { machineJob, targetGroupsOf, waveMachine } from './jobs';
+import type { Services } from './services';
+import { waveSettings } from './settings';
+
+export type PlanBody =
+  | { kind: 'json'; value: unknown }
+  /** Microsoft's Input.csv; the wave's name and settings come beside it (query parameters). */
+  | { kind: 'csv'; text: string; name?: string; settings?: PlanSettingsInput };
+
+export type SubmitOutcome =
+  | { kind: 'invalid'; problems: Problem[] }
+  /** Every problem is a machine held by another running wave. */
+  | { kind: 'conflict'; problems: Problem[] }
+  | { kind: 'accepted'; wave: WaveRecord; created: boolean }
+  | { kind: 'keyReused'; waveId: string }
+  | { kind: 'machinesActive'; active: ActiveMachine[] };
+
+export interface SubmitRequest {
+  body: PlanBody;
+  idempotencyKey?: string;
+  createdBy?: string;
+  /** ISO instant of the request. */
+  at: string;
+}
+
+/** A short, sortable, unique wave id: the UTC date and 8 random hex digits. */
+export function newWaveId(at: string): string {
+  return `${at.slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`;
+}
+
+function parse(body: PlanBody): PlanParseResult {
+  if (body.kind === 'json') return parsePlanObject(body.value, jsonLocator);
+  return parsePlanCsv(body.text, {
+    ...(body.name === undefined ? {} : { name: body.name }),
+    ...(body.settings === undefined ? {} : { settings: body.settings }),
+  });
+}
+
+function check(body: PlanBody, ctx: ValidationContext) {
+  if (body.kind === 'json') return checkPlanJson(body.value, ctx);
+  return checkPlanCsv(
+    body.text,
+    {
+      ...(body.name === undefined ? {} : { name: body.name }),
+      ...(body.settings === undefined ? {} : { settings: body.settings }),
+    },
+    ctx,
+  );
+}
+
+/** The plan must name the Azure Migrate project this factory works on. */
+function projectProblems(parsed: PlanParseResult, services: Services): Problem[] {
+  const project = parsed.draft.migrateProject;
+  if (project === undefined) return [];
+  const mine = services.config.migrate;
+  const problems: Problem[] = [];
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  if (!same(project.name, mine.projectName) || !same(project.resourceGroup, mine.resourceGroup)) {
+    problems.push({
+      ...parsed.locate(undefined, 'migrateProject.name'),
+      code: 'PROJECT_MISMATCH',
+      message: `the plan is for project ${project.resourceGroup}/${project.name}; this factory migrates ${mine.resourceGroup}/${mine.projectName}`,
+    });
+  }
+  if (!same(project.subscriptionId, services.config.azure.subscriptionId)) {
+    problems.push({
+      ...parsed.locate(undefined, 'migrateProject.subscriptionId'),
+      code: 'PROJECT_MISMATCH',
+      message: `the plan is for subscription ${project.subscriptionId}; this factory works in ${services.config.azure.subscriptionId}`,
+    });
+  }
+  return problems;
+}
+
+export async function submitWave(
+  services: Services,
+  client: DurableClient,
+  request: SubmitRequest,
+): Promise<SubmitOutcome> {
+  const parsed = parse(request.body);
+  const names = parsed.draft.machines.map((m) => m.machine.sourceName);
+  const [{ inventory, vmSizes }, active] = await Promise.all([
+    loadInventory(
+      services.azure,
+      {
+        subscriptionId: services.config.azure.subscriptionId,
+        maxReplicationsPerAppliance: services.config.limits.maxReplicationsPerAppliance,
+      },
+      targetGroupsOf({ machines: parsed.draft.machines.map((m) => m.machine) }),
+    ),
+    services.journal.findActive(names),
+  ]);
+  const checked = check(request.body, { inventory, vmSizes, activeMachines: active.map((a) => a.name) });
+  const problems = sortProblems([...checked.problems, ...projectProblems(parsed, services)]);
+  if (problems.length > 0 || checked.plan === undefined) {
+    const conflict = problems.length > 0 && problems.every((p) => p.code === 'MACHINE_IN_ACTIVE_WAVE');
+    return { kind: conflict ? 'conflict' : 'invalid', problems };
+  }
+  return createAndStart(services, client, request, checked.plan, inventory);
+}
+
+async function createAndStart(
+  services: Services,
+  client: DurableClient,
+  request: SubmitRequest,
+  plan: Plan,
+  inventory: Awaited<ReturnType<typeof loadInventory>>['inventory'],
+): Promise<SubmitOutcome> {
+  const waveId = newWaveId(request.at);
+  const resolved = resolvePlan(plan, inventory);
+  const settings = waveSettings(services.config, plan.settings, inventory);
+  const created = await services.journal.createWave(
+    {
+      id: waveId,
+      name: plan.name,
+      cutover: plan.settings.cutover.mode,
+      ...(request.createdBy === undefined ? {} : { createdBy: request.createdBy }),
+      options: { settings, planSettings: plan.settings },
+      machines: resolved.map((machine) => {
+        const job = machineJob(waveId, machine, inventory);
+        return { name: job.name, machineId: job.machineId, plan: { ...job } };
+      }),
+      at: request.at,
+    },
+    request.idempotencyKey,
+  );
+  if (created.kind === 'keyReused' || created.kind === 'machinesActive') return created;
+  let wave = created.wave;
+  if (wave.status === 'Creating') {
+    const input: WaveInput = {
+      waveId: wave.id,
+      machines: resolved.map((machine) => waveMachine(machine, inventory)),
+      settings: wave.options.settings as WaveInput['settings'],
+    };
+    const instanceId = waveInstanceId(wave.id);
+    if (!(await instanceExists(client, instanceId))) {
+      await client.startNew(WAVE, { instanceId, input });
+    }
+    wave = await services.journal.updateWave(wave.id, { status: 'Running', instanceId, at: request.at });
+  }
+  return { kind: 'accepted', wave, created: created.kind === 'created' };
+}
+
+/** Whether the durable engine knows the instance (the client answers 404 with an error). */
+export async function instanceExists(client: DurableClient, instanceId: string): Promise<boolean> {
+  try {
+    await client.getStatus(instanceId);
+    return true;
+  } catch (error) {
+    if (error instanceof Error && /\b404\b/.test(error.message)) return false;
+    throw error;
+  }
+}
