@@ -203,11 +203,11 @@ export const createAutomanageProvider: ProviderFactory = (sim: SimContext): Reso
             : {}),
         };
       });
-    if (record.driftedAt !== undefined && record.driftReportName && now >= record.driftedAt) {
+    for (const d of record.drifts.filter((x) => now >= x.at)) {
       out.push({
-        name: record.driftReportName,
-        startTime: record.driftedAt,
-        endTime: record.driftedAt,
+        name: d.reportName,
+        startTime: d.at,
+        endTime: d.at,
         type: 'Consistency',
         status: 'NotConformant',
         resources: servicesOf(record.configurationProfile).map((service, i) => ({
@@ -218,6 +218,7 @@ export const createAutomanageProvider: ProviderFactory = (sim: SimContext): Reso
         })),
       });
     }
+    out.sort((a, b) => a.startTime - b.startTime);
     return out.map((r) => ({
       id: `${record.id}/reports/${r.name}`,
       name: r.name,

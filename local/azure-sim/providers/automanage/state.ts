@@ -48,7 +48,8 @@ export interface AssignmentRecord {
   assertions: Assertion[];
   /** Drift detected (virtual ms) since the last assertion, if any. */
   driftedAt?: number;
-  driftReportName?: string;
+  /** Every drift Automanage reported on (a Consistency report each), kept across re-assertions. */
+  drifts: { reportName: string; at: number }[];
 }
 
 export function latestAssertion(record: AssignmentRecord): Assertion {
@@ -91,6 +92,7 @@ export function assert(
     configurationProfile: base.configurationProfile,
     createdAt: record?.createdAt ?? now,
     assertions: [...(record?.assertions ?? []), assertion],
+    drifts: record?.drifts ?? [],
   };
 }
 
@@ -98,5 +100,5 @@ export function assert(
 export function drift(record: AssignmentRecord, now: number, reportName: string): AssignmentRecord {
   const current = latestAssertion(record);
   if (now < current.doneAt || current.fails || record.driftedAt !== undefined) return record;
-  return { ...record, driftedAt: now, driftReportName: reportName };
+  return { ...record, driftedAt: now, drifts: [...record.drifts, { reportName, at: now }] };
 }
