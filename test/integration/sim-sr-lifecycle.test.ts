@@ -6,6 +6,7 @@
 import type { MigrationItem } from '@azure/arm-recoveryservices-siterecovery';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  APPLIANCE,
   CONTAINER,
   enableInput,
   FABRIC,
@@ -58,6 +59,23 @@ describe('simulated Site Recovery through @azure/arm-recoveryservices-siterecove
     const policies = [];
     for await (const p of t.sr.replicationPolicies.list(VAULT, VAULT_RG)) policies.push(p);
     expect(policies[0]?.properties?.providerSpecificDetails?.instanceType).toBe('VMwareCbt');
+    const named = await t.sr.replicationPolicies.get(VAULT, VAULT_RG, `migrate${APPLIANCE}sitepolicy`);
+    expect(named.id).toBe(policies[0]?.id);
+    const mappings = [];
+    for await (const m of t.sr.replicationProtectionContainerMappings.listByReplicationProtectionContainers(
+      VAULT,
+      VAULT_RG,
+      FABRIC,
+      CONTAINER,
+    )) {
+      mappings.push(m);
+    }
+    expect(mappings[0]?.properties).toMatchObject({ policyId: named.id, state: 'Paired' });
+    expect(mappings[0]?.properties?.providerSpecificDetails).toMatchObject({
+      instanceType: 'VMwareCbt',
+      keyVaultUri: expect.stringMatching(/^https:\/\/migratekv/),
+      targetLocation: 'westeurope',
+    });
   });
 
   it('takes a machine from enable to completed migration and onboarded', async () => {

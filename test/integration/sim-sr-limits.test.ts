@@ -24,6 +24,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
+const items = () => t.sr.replicationMigrationItems;
 const enable = (name: string, n: number, overrides: Record<string, unknown> = {}) =>
   t.sr.replicationMigrationItems.beginCreateAndWait(
     VAULT,
@@ -101,5 +102,65 @@ describe('simulated Site Recovery enable', () => {
     const items = [];
     for await (const i of t.sr.replicationMigrationItems.list(VAULT, VAULT_RG)) items.push(i.name);
     expect(items.sort()).toEqual(['crm-db-01', 'crm-web-01']);
+  });
+
+  it('updates target settings with PATCH, and pauses and resumes replication', async () => {
+    await expect
+      .poll(
+        async () =>
+          (await items().get(VAULT, VAULT_RG, FABRIC, CONTAINER, 'crm-web-01')).properties?.migrationState,
+        {
+          timeout: 20_000,
+          interval: 100,
+        },
+      )
+      .toBe('Replicating');
+    const updated = await items().beginUpdateAndWait(
+      VAULT,
+      VAULT_RG,
+      FABRIC,
+      CONTAINER,
+      'crm-web-01',
+      {
+        properties: {
+          providerSpecificDetails: {
+            instanceType: 'VMwareCbt',
+            targetVmSize: 'Standard_E4s_v5',
+            targetAvailabilityZone: '2',
+          },
+        },
+      },
+      FAST,
+    );
+    expect(updated.properties?.providerSpecificDetails).toMatchObject({
+      targetVmSize: 'Standard_E4s_v5',
+      targetAvailabilityZone: '2',
+      targetVmName: 'crm-web-01',
+    });
+    const paused = await items().beginPauseReplicationAndWait(
+      VAULT,
+      VAULT_RG,
+      FABRIC,
+      CONTAINER,
+      'crm-web-01',
+      { properties: { instanceType: 'VMwareCbt' } },
+      FAST,
+    );
+    expect(paused.properties?.migrationState).toBe('ProtectionSuspended');
+    expect(paused.properties?.allowedOperations).toEqual(['ResumeReplication', 'DisableMigration']);
+    const resumed = await items().beginResumeReplicationAndWait(
+      VAULT,
+      VAULT_RG,
+      FABRIC,
+      CONTAINER,
+      'crm-web-01',
+      {
+        properties: {
+          providerSpecificDetails: { instanceType: 'VMwareCbt', deleteMigrationResources: 'false' },
+        },
+      },
+      FAST,
+    );
+    expect(resumed.properties?.migrationState).toBe('Replicating');
   });
 });

@@ -13,8 +13,7 @@ import type { CustomTopic } from '../../local/azure-sim/eventgrid';
 import type { EventGridEvent } from '../../local/azure-sim/eventgrid/schema';
 import type { FaultProfileInput } from '../../local/azure-sim/faults/schema';
 import type { EventSubscription } from '../../local/azure-sim/framework/types';
-import { createSimulator, defaultProviders, type Simulator } from '../../local/azure-sim/index';
-import { createAutomanageProvider } from '../../local/azure-sim/providers/automanage';
+import { createSimulator, type Simulator } from '../../local/azure-sim/index';
 import { createClock } from '../../local/clock';
 
 export const SUBSCRIPTION = '6f1c2a9e-0000-4000-8000-000000000001';
@@ -23,7 +22,7 @@ export const VAULT = 'contoso-migrate-vault';
 export const APPLIANCE = 'contoso-app01';
 export const FABRIC = `${APPLIANCE}replicationfabric`;
 export const CONTAINER = `${APPLIANCE}replicationcontainer`;
-export const POLICY_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/${VAULT_RG}/providers/Microsoft.RecoveryServices/vaults/${VAULT}/replicationPolicies/${APPLIANCE}policy`;
+export const POLICY_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/${VAULT_RG}/providers/Microsoft.RecoveryServices/vaults/${VAULT}/replicationPolicies/migrate${APPLIANCE}sitepolicy`;
 export const TARGET_RG_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-prod`;
 export const PROD_VNET_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-prod`;
 export const TEST_VNET_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-test`;
@@ -192,7 +191,6 @@ export async function startTestSim(
     estate: options.estate ?? testEstate(),
     faults: options.faults ?? {},
     clock: createClock({ scale: TIME_SCALE, origin: Date.now() }),
-    providers: [...defaultProviders(), createAutomanageProvider],
     eventSubscriptions: options.eventSubscriptions ?? [],
     eventGridTopics: options.eventGridTopics ?? [],
   });

@@ -8,6 +8,7 @@
  * on every request that touches the item and when each operation's virtual time comes.
  */
 
+import { createHash } from 'node:crypto';
 import type { EstateMachine } from '../../estate/schema';
 import { ArmError } from '../../framework/errors';
 import { pageOf } from '../../framework/paging';
@@ -57,7 +58,10 @@ const MINUTE_MS = 60_000;
 
 export const fabricName = (appliance: string) => `${appliance}replicationfabric`;
 export const containerName = (appliance: string) => `${appliance}replicationcontainer`;
-export const policyName = (appliance: string) => `${appliance}policy`;
+/** Az.Migrate's Initialize-AzMigrateReplicationInfrastructure names the policy `migrate{site}policy`. */
+export const policyName = (appliance: string) => `migrate${appliance}sitepolicy`;
+/** ... and the VMwareCbt container mapping `containermapping`. */
+export const MAPPING_NAME = 'containermapping';
 
 const lastSegment = (id: string) => id.split('/').filter(Boolean).pop() ?? '';
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -766,6 +770,42 @@ export const createSiteRecoveryProvider: ProviderFactory = (sim: SimContext): Re
     },
   });
 
+  /** The container's VMwareCbt mapping, naming the policy and the replication key vault and log storage. */
+  const mappingJson = (appliance: string) => {
+    const artifact = createHash('sha256')
+      .update(vmwareSiteId(sim, appliance).toLowerCase())
+      .digest('hex')
+      .slice(0, 14);
+    const group = `/subscriptions/${sim.subscriptionId}/resourceGroups/${project.resourceGroup}/providers`;
+    return {
+      id: `${containerId(appliance)}/replicationProtectionContainerMappings/${MAPPING_NAME}`,
+      name: MAPPING_NAME,
+      type: `${NS}/vaults/replicationFabrics/replicationProtectionContainers/replicationProtectionContainerMappings`,
+      location: estate.location,
+      properties: {
+        targetProtectionContainerId: 'Microsoft Azure',
+        targetProtectionContainerFriendlyName: 'Microsoft Azure',
+        providerSpecificDetails: {
+          instanceType: 'VMwareCbt',
+          keyVaultId: `${group}/Microsoft.KeyVault/vaults/migratekv${artifact}`,
+          keyVaultUri: `https://migratekv${artifact}.vault.azure.net/`,
+          storageAccountId: `${group}/Microsoft.Storage/storageAccounts/migratelsa${artifact}`,
+          storageAccountSasSecretName: `migratelsa${artifact}-cacheSas`,
+          serviceBusConnectionStringSecretName: `migratesb${artifact}-secret`,
+          targetLocation: estate.location,
+        },
+        health: 'Normal',
+        healthErrorDetails: [],
+        policyId: policyId(appliance),
+        state: 'Paired',
+        sourceProtectionContainerFriendlyName: containerName(appliance),
+        sourceFabricFriendlyName: appliance,
+        targetFabricFriendlyName: 'Microsoft Azure',
+        policyFriendlyName: policyName(appliance),
+      },
+    };
+  };
+
   const read = (pattern: string, operation: string, handler: (req: ArmRequest) => ArmResult): Route => ({
     method: 'GET',
     pattern,
@@ -808,6 +848,26 @@ export const createSiteRecoveryProvider: ProviderFactory = (sim: SimContext): Re
       status: 200,
       body: containerJson(applianceOfContainer(req)),
     })),
+    read(
+      `${CONTAINER}/replicationProtectionContainerMappings`,
+      'vaults/replicationFabrics/replicationProtectionContainers/replicationProtectionContainerMappings',
+      (req) => ({ status: 200, body: { value: [mappingJson(applianceOfContainer(req))] } }),
+    ),
+    read(
+      `${CONTAINER}/replicationProtectionContainerMappings/{mappingName}`,
+      'vaults/replicationFabrics/replicationProtectionContainers/replicationProtectionContainerMappings',
+      (req) => {
+        const appliance = applianceOfContainer(req);
+        if (!sameId(req.params['mappingName'], MAPPING_NAME)) {
+          throw new ArmError(
+            404,
+            'ProtectionContainerMappingNotFound',
+            `The protection container mapping '${req.params['mappingName']}' was not found.`,
+          );
+        }
+        return { status: 200, body: mappingJson(appliance) };
+      },
+    ),
     read(`${VAULT}/replicationProtectionContainers`, 'vaults/replicationProtectionContainers', (req) => {
       checkVault(req);
       return { status: 200, body: { value: estate.appliances.map((a) => containerJson(a.name)) } };
