@@ -226,13 +226,15 @@ async function control(
       };
       return { status: 201, body: core.sim.compute.createVm(spec, 'control') };
     }
-    case 'POST drift':
+    case 'POST drift': {
+      const body = json(rawBody);
       return ok(
-        core.drift(requireString(json(rawBody), 'resourceId'), {
-          ...optionalString(json(rawBody), 'policyAssignmentId', 'assignmentId'),
-          ...optionalString(json(rawBody), 'policyDefinitionId', 'definitionId'),
+        core.drift(requireString(body, 'resourceId'), {
+          ...optionalString(body, 'policyAssignmentId', 'assignmentId'),
+          ...optionalString(body, 'policyDefinitionId', 'definitionId'),
         }),
       );
+    }
     case 'POST faults': {
       const body = json(rawBody);
       const status = body.status;

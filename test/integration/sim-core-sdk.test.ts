@@ -137,6 +137,21 @@ describe('simulated ARM through the SDK', () => {
     expect(events[0]?.data.operationName).toBe('Microsoft.Compute/virtualMachines/write');
   });
 
+  it('fails a long-running operation with its error when the resource goes away meanwhile', async () => {
+    const poller = compute.virtualMachines.createOrUpdate('rg-prod', 'vm-gone', {
+      location: estate.location,
+      hardwareProfile: { vmSize: 'Standard_B2s' },
+    });
+    await poller.submitted();
+    const id = `/subscriptions/${estate.subscriptionId}/resourceGroups/rg-prod/providers/Microsoft.Compute/virtualMachines/vm-gone`;
+    expect(sim.core.sim.compute.deleteVm(id)).toBe(true);
+    await expect(poller.pollUntilDone()).rejects.toThrow(/deleted while the operation ran/);
+    const failures = sim.core
+      .events()
+      .filter((e) => e.eventType === 'Microsoft.Resources.ResourceWriteFailure');
+    expect(failures.map((e) => e.subject)).toEqual([id]);
+  });
+
   it('refuses a VM size the region does not offer', async () => {
     await expect(
       compute.virtualMachines.createOrUpdate('rg-prod', 'vm-bad', {
