@@ -1,0 +1,314 @@
+/**
+ * The activities with small in-memory fakes of the gateways and the in-memory journal: each reads
+ * first and acts only when needed and allowed, so calling it twice acts once.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type Activities, type ActivityEnv, createActivities } from '../../src/activities';
+import type { MachineJob } from '../../src/activities/contract';
+import type {
+  AzureGateways,
+  MigrationGateway,
+  MigrationItemRecord,
+  OperationRef,
+  StageChangeEvent,
+  VmRecord,
+} from '../../src/azure/types';
+import { AzureOperationError } from '../../src/domain/errors';
+import { createMemoryJournal } from '../../src/store';
+import type { Journal } from '../../src/store/types';
+
+const SUB = '/subscriptions/00000000-0000-4000-8000-000000000001';
+const job: MachineJob = {
+  waveId: 'w1',
+  name: 'web-01',
+  machineId: `${SUB}/resourceGroups/rg-migrate/providers/Microsoft.OffAzure/VMwareSites/app01site/machines/web-01`,
+  appliance: 'app01',
+  enable: {
+    machineId: 'm',
+    disks: [{ diskId: 'd1', isOSDisk: true }],
+    targetResourceGroupId: `${SUB}/resourceGroups/rg-prod`,
+    targetNetworkId: `${SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-prod`,
+    testNetworkId: `${SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-test`,
+  },
+  targetResourceGroup: 'rg-prod',
+  targetVmName: 'web-01',
+  performShutdown: true,
+  skipTestMigration: false,
+  onboarding: { kind: 'Production' },
+};
+const AT = '2026-01-01T00:00:00.000Z';
+
+function record(overrides: Partial<MigrationItemRecord> = {}): MigrationItemRecord {
+  return {
+    id: '/items/web-01',
+    name: 'web-01',
+    migrationState: 'Replicating',
+    testMigrateState: 'None',
+    allowedOperations: ['TestMigrate', 'Migrate', 'DisableMigration'],
+    healthErrors: [],
+    resyncRequired: false,
+    ...overrides,
+  };
+}
+
+/** A migration item store that moves like Azure when asked to act, and counts what it was asked. */
+class FakeMigration implements Partial<MigrationGateway> {
+  item: MigrationItemRecord | undefined;
+  calls: string[] = [];
+  failNext: Error | undefined;
+  private ref(action: string): OperationRef {
+    return { resourceId: '/items/web-01', action, status: 'InProgress' };
+  }
+  private act(action: string, change: () => void): OperationRef {
+    const failure = this.failNext;
+    this.failNext = undefined;
+    if (failure) throw failure;
+    this.calls.push(action);
+    change();
+    return this.ref(action);
+  }
+  get = async () => this.item;
+  enable = async () => {
+    if (this.item) return { started: false as const, item: this.item };
+    return {
+      started: true as const,
+      operation: this.act('enable', () => {
+        this.item = record({ migrationState: 'EnableMigrationInProgress', allowedOperations: [] });
+      }),
+    };
+  };
+  testMigrate = async () =>
+    this.act('testMigrate', () => {
+      this.item = { ...this.item!, testMigrateState: 'TestMigrationInProgress', allowedOperations: [] };
+    });
+  testMigrateCleanup = async () =>
+    this.act('testMigrateCleanup', () => {
+      this.item = {
+        ...this.item!,
+        testMigrateState: 'TestMigrationCleanupInProgress',
+        allowedOperations: [],
+      };
+    });
+  migrate = async () =>
+    this.act('migrate', () => {
+      this.item = { ...this.item!, migrationState: 'MigrationInProgress', allowedOperations: [] };
+    });
+  complete = async () =>
+    this.act('complete', () => {
+      this.item = { ...this.item!, migrationState: 'DisableMigrationInProgress', allowedOperations: [] };
+    });
+}
+
+let migration: FakeMigration;
+let vms: Map<string, VmRecord>;
+let published: StageChangeEvent[];
+let publishFails: boolean;
+let journal: Journal;
+let activities: Activities;
+let warnings: string[];
+const env = (): ActivityEnv => ({
+  raiseEvent: async () => undefined,
+  warn: (message) => warnings.push(message),
+});
+
+beforeEach(async () => {
+  migration = new FakeMigration();
+  vms = new Map();
+  published = [];
+  publishFails = false;
+  warnings = [];
+  journal = await createMemoryJournal();
+  await journal.createWave({
+    id: 'w1',
+    name: 'wave one',
+    cutover: 'auto',
+    machines: [{ name: 'web-01', machineId: job.machineId, plan: { ...job } }],
+    at: AT,
+  });
+  const azure = {
+    migration: migration as unknown as MigrationGateway,
+    compute: { getVm: async (group: string, name: string) => vms.get(`${group}/${name}`) },
+    network: {
+      getVnet: async () => ({
+        id: 'v',
+        name: 'vnet-prod',
+        resourceGroup: 'rg-net',
+        location: 'westeurope',
+        addressPrefixes: [],
+        subnets: [],
+      }),
+    },
+    lifecycle: {
+      publish: async (events: StageChangeEvent[]) => {
+        if (publishFails) throw new Error('topic unreachable');
+        published.push(...events);
+      },
+    },
+  } as unknown as AzureGateways;
+  activities = createActivities({ azure, journal });
+});
+
+describe('idempotent starts', () => {
+  it('enables once: a second call finds the item and sends nothing', async () => {
+    const first = await activities.enableReplication({ jobs: [job], at: AT }, env());
+    const second = await activities.enableReplication({ jobs: [job], at: AT }, env());
+    expect(first).toEqual({
+      ok: true,
+      value: [{ name: 'web-01', status: 'started', migrationItemId: '/items/web-01' }],
+    });
+    expect(second.ok && second.value[0]?.status).toBe('exists');
+    expect(migration.calls).toEqual(['enable']);
+  });
+
+  it('migrates once, with the shutdown the plan asks for', async () => {
+    migration.item = record();
+    expect(await activities.startMigrate({ job, at: AT }, env())).toEqual({
+      ok: true,
+      value: { action: 'started' },
+    });
+    const again = await activities.startMigrate({ job, at: AT }, env());
+    expect(again.ok && again.value.action).toBe('skipped');
+    expect(migration.calls).toEqual(['migrate']);
+  });
+
+  it('refuses what allowedOperations does not allow, without calling Azure', async () => {
+    migration.item = record({ allowedOperations: ['DisableMigration'] });
+    const outcome = await activities.startTestMigrate({ job, at: AT }, env());
+    expect(outcome.ok && outcome.value.action).toBe('notAllowed');
+    expect(migration.calls).toEqual([]);
+  });
+
+  it('never deletes an item that has not migrated', async () => {
+    migration.item = record();
+    const outcome = await activities.completeMigration({ job, at: AT }, env());
+    expect(outcome.ok && outcome.value.action).toBe('notAllowed');
+    migration.item = record({ migrationState: 'MigrationSucceeded' });
+    expect((await activities.completeMigration({ job, at: AT }, env())).ok).toBe(true);
+    expect(migration.calls).toEqual(['complete']);
+  });
+});
+
+describe('failures are data', () => {
+  it('returns a throttled call with the delay Azure asked for, and a refusal without one', async () => {
+    migration.item = record();
+    migration.failNext = new AzureOperationError(
+      { code: 'TooManyRequests', message: 'slow down', statusCode: 429 },
+      { retryAfterMs: 7000 },
+    );
+    expect(await activities.startMigrate({ job, at: AT }, env())).toEqual({
+      ok: false,
+      error: { code: 'TooManyRequests', message: 'slow down', statusCode: 429 },
+      retryAfterMs: 7000,
+    });
+    migration.failNext = new AzureOperationError({
+      code: 'InvalidInput',
+      message: 'bad',
+      statusCode: 400,
+      recommendedAction: 'fix it',
+    });
+    const refused = await activities.startMigrate({ job, at: AT }, env());
+    expect(refused).toEqual({
+      ok: false,
+      error: { code: 'InvalidInput', message: 'bad', statusCode: 400, recommendedAction: 'fix it' },
+    });
+  });
+});
+
+describe('the test VM and clean-up on cancel', () => {
+  it('is healthy only when running, provisioned and with its agent Ready', async () => {
+    const base: VmRecord = {
+      id: 'vm',
+      name: 'web-01-test',
+      resourceGroup: 'rg-prod',
+      location: 'westeurope',
+      tags: {},
+    };
+    expect((await activities.checkTestVm({ job, at: AT }, env())).ok).toBe(true);
+    vms.set('rg-prod/web-01-test', {
+      ...base,
+      provisioningState: 'Succeeded',
+      powerState: 'running',
+      vmAgentStatus: 'Not Ready',
+    });
+    const notReady = await activities.checkTestVm({ job, at: AT }, env());
+    expect(notReady.ok && notReady.value).toMatchObject({ healthy: false, detail: 'VM agent Not Ready' });
+    vms.set('rg-prod/web-01-test', {
+      ...base,
+      provisioningState: 'Succeeded',
+      powerState: 'running',
+      vmAgentStatus: 'Ready',
+    });
+    const ready = await activities.checkTestVm({ job, at: AT }, env());
+    expect(ready.ok && ready.value.healthy).toBe(true);
+  });
+
+  it('cleans up a finished test first, then stops replication, then reports clean', async () => {
+    migration.item = record({
+      testMigrateState: 'TestMigrationSucceeded',
+      allowedOperations: ['TestMigrateCleanup', 'Migrate'],
+    });
+    const first = await activities.cleanupOnCancel({ job, at: AT }, env());
+    expect(first.ok && first.value.clean).toBe(false);
+    expect(migration.calls).toEqual(['testMigrateCleanup']);
+    // While the clean-up runs nothing else is sent.
+    await activities.cleanupOnCancel({ job, at: AT }, env());
+    expect(migration.calls).toEqual(['testMigrateCleanup']);
+    migration.item = record();
+    await activities.cleanupOnCancel({ job, at: AT }, env());
+    expect(migration.calls).toEqual(['testMigrateCleanup', 'complete']);
+    migration.item = undefined;
+    const done = await activities.cleanupOnCancel({ job, at: AT }, env());
+    expect(done.ok && done.value).toEqual({ clean: true, actions: [] });
+  });
+});
+
+describe('journal and lifecycle events', () => {
+  it('records a stage once per change id and publishes it; a topic outage only warns', async () => {
+    const change = { waveId: 'w1', name: 'web-01', to: 'Validating' as const, at: AT, changeId: 'i:1' };
+    expect(await activities.recordStage(change, env())).toEqual({ ok: true, value: null });
+    expect(published.map((e) => [e.id, e.to])).toEqual([['i:1', 'Validating']]);
+    publishFails = true;
+    const second = { ...change, to: 'Replicating' as const, changeId: 'i:2' };
+    expect(await activities.recordStage(second, env())).toEqual({ ok: true, value: null });
+    expect(warnings).toHaveLength(1);
+    expect((await journal.getMachine('w1', 'web-01'))?.stage).toBe('Replicating');
+  });
+
+  it('records a failure with Azure recommended action and the stage it failed in', async () => {
+    await activities.recordStage(
+      { waveId: 'w1', name: 'web-01', to: 'Testing', at: AT, changeId: 'i:1' },
+      env(),
+    );
+    const error = { code: 'TestVmUnhealthy', message: 'no agent', recommendedAction: 'install the agent' };
+    await activities.recordFailure(
+      { waveId: 'w1', name: 'web-01', stage: 'Testing', at: AT, changeId: 'i:2', error, final: true },
+      env(),
+    );
+    const machine = await journal.getMachine('w1', 'web-01');
+    expect(machine).toMatchObject({ stage: 'Failed', failedStage: 'Testing', error });
+  });
+
+  it('validates from the journal plan and Azure: a target name taken by someone else is a problem', async () => {
+    expect(
+      await activities.validateMachine({ waveId: 'w1', name: 'web-01', retry: false, at: AT }, env()),
+    ).toMatchObject({
+      ok: true,
+      value: { valid: true, job: { name: 'web-01' } },
+    });
+    vms.set('rg-prod/web-01', {
+      id: 'vm',
+      name: 'web-01',
+      resourceGroup: 'rg-prod',
+      location: 'westeurope',
+      tags: {},
+    });
+    const taken = await activities.validateMachine(
+      { waveId: 'w1', name: 'web-01', retry: false, at: AT },
+      env(),
+    );
+    expect(taken.ok && taken.value).toEqual({
+      valid: false,
+      problems: ['a VM named web-01 already exists in rg-prod'],
+    });
+  });
+});

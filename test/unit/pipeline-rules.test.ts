@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import type { ItemSnapshot } from '../../src/activities/contract';
+import {
+  approverOf,
+  cutoverGate,
+  judge,
+  nextPollAt,
+  startPoint,
+} from '../../src/orchestrations/pipelineRules';
+import { acquire, emptySlots, release, withdraw } from '../../src/orchestrations/slots';
+import {
+  latestToggle,
+  orderForAdmission,
+  roomToStart,
+  slotRequests,
+  tally,
+} from '../../src/orchestrations/waveRules';
+
+const MIN = 60_000;
+
+function item(overrides: Partial<ItemSnapshot> = {}): ItemSnapshot {
+  return {
+    id: '/items/a',
+    migrationState: 'Replicating',
+    testMigrateState: 'None',
+    allowedOperations: ['TestMigrate', 'Migrate', 'DisableMigration'],
+    resyncRequired: false,
+    readAt: '2026-01-01T00:00:00Z',
+    ...overrides,
+  };
+}
+
+describe('judge', () => {
+  it('waits through seeding, reporting progress, and is done once replicating', () => {
+    expect(
+      judge(
+        'seeding',
+        item({ migrationState: 'InitialSeedingInProgress', initialSeedingProgressPercent: 40 }),
+      ),
+    ).toEqual({
+      kind: 'wait',
+      percent: 40,
+    });
+    expect(judge('seeding', item())).toEqual({ kind: 'done' });
+  });
+
+  it('asks for a resync when seeding failed, carrying Azure health error', () => {
+    const healthError = { code: '78183', message: 'seeding failed', recommendedAction: 'resync' };
+    expect(judge('seeding', item({ migrationState: 'InitialSeedingFailed', healthError }))).toEqual({
+      kind: 'resync',
+      error: healthError,
+    });
+  });
+
+  it('fails a test migration with Azure error and is done with clean-up when nothing is left to clean', () => {
+    const verdict = judge(
+      'testMigrate',
+      item({ testMigrateState: 'TestMigrationFailed', migrationStateDescription: 'boot' }),
+    );
+    expect(verdict).toEqual({ kind: 'failed', error: { code: 'TestMigrationFailed', message: 'boot' } });
+    expect(judge('testCleanup', item({ testMigrateState: 'TestMigrationCleanupInProgress' }))).toEqual({
+      kind: 'wait',
+    });
+    expect(judge('testCleanup', item())).toEqual({ kind: 'done' });
+  });
+
+  it('treats a vanished item as done only when completing', () => {
+    expect(judge('complete', null)).toEqual({ kind: 'done' });
+    expect(judge('migrate', null).kind).toBe('failed');
+    expect(judge('migrate', item({ migrationState: 'MigrationSucceeded' }))).toEqual({ kind: 'done' });
+  });
+});
+
+describe('nextPollAt', () => {
+  const timing = { minMs: 2 * MIN, maxMs: 60 * MIN };
+
+  it('projects the completion time from two progress readings, within the bounds', () => {
+    // 10% in 10 min: the remaining 50% take 50 min.
+    const at = nextPollAt(20 * MIN, timing, 3, { at: 10 * MIN, percent: 40 }, { at: 20 * MIN, percent: 50 });
+    expect(at).toBe(20 * MIN + 50 * MIN);
+    const slow = nextPollAt(
+      20 * MIN,
+      timing,
+      3,
+      { at: 10 * MIN, percent: 40 },
+      { at: 20 * MIN, percent: 41 },
+    );
+    expect(slow).toBe(20 * MIN + 60 * MIN);
+  });
+
+  it('backs off exponentially without progress', () => {
+    expect(nextPollAt(0, timing, 0, undefined, undefined)).toBe(2 * MIN);
+    expect(nextPollAt(0, timing, 2, undefined, undefined)).toBe(8 * MIN);
+    expect(nextPollAt(0, timing, 10, undefined, undefined)).toBe(60 * MIN);
+  });
+});
+
+describe('startPoint of a retried machine', () => {
+  it('continues from the item state', () => {
+    expect(startPoint(null, 'Replicating', true)).toBe('Validating');
+    expect(startPoint(null, 'Onboarding', true)).toBe('Onboarding');
+    expect(startPoint(item({ migrationState: 'InitialSeedingFailed' }), 'InitialSeeding', true)).toBe(
+      'InitialSeeding',
+    );
+    expect(
+      startPoint(
+        item({ testMigrateState: 'TestMigrationFailed', allowedOperations: ['TestMigrateCleanup'] }),
+        'Testing',
+        true,
+      ),
+    ).toBe('CleaningUpTest');
+    expect(startPoint(item(), 'CleaningUpTest', true)).toBe('TestMigrating');
+    expect(startPoint(item(), 'AwaitingApproval', true)).toBe('ReadyForCutover');
+    expect(startPoint(item(), undefined, false)).toBe('ReadyForCutover');
+    expect(startPoint(item({ migrationState: 'MigrationFailed' }), 'MigratingCutover', true)).toBe(
+      'MigratingCutover',
+    );
+    expect(startPoint(item({ migrationState: 'MigrationSucceeded' }), 'Completing', true)).toBe('Completing');
+  });
+});
+
+describe('cutoverGate', () => {
+  const now = new Date('2026-03-02T10:00:00Z'); // a Monday
+  it('goes, asks for approval, or waits for the window', () => {
+    expect(cutoverGate({ mode: 'auto' }, now)).toEqual({ kind: 'go' });
+    expect(cutoverGate({ mode: 'approval' }, now)).toEqual({ kind: 'approval' });
+    const window = { mode: 'window' as const, start: '2026-03-02T22:00:00Z', end: '2026-03-03T02:00:00Z' };
+    expect(cutoverGate(window, now)).toEqual({ kind: 'wait', at: Date.parse('2026-03-02T22:00:00Z') });
+    expect(cutoverGate(window, new Date('2026-03-02T23:00:00Z'))).toEqual({ kind: 'go' });
+    expect(cutoverGate(window, new Date('2026-03-04T00:00:00Z'))).toEqual({ kind: 'closed' });
+  });
+
+  it('records who approved, or unknown', () => {
+    expect(approverOf({ approver: ' alice ' })).toBe('alice');
+    expect(approverOf(null)).toBe('unknown');
+  });
+});
+
+describe('appliance slots', () => {
+  const ask = (holders: string[], now: number, owner = 'w1') => ({
+    holders,
+    owner,
+    capacity: 2,
+    now,
+    staleAfterMs: 10 * MIN,
+  });
+
+  it('grants up to the capacity, first come first served across waves', () => {
+    let state = emptySlots(0);
+    let step = acquire(state, ask(['w1/a', 'w1/b', 'w1/c'], 0));
+    expect(step.result.granted).toEqual(['w1/a', 'w1/b']);
+    expect(step.result.waiting).toEqual([{ holder: 'w1/c', position: 0 }]);
+    state = step.state;
+    // A second wave asks later: it queues behind w1/c.
+    step = acquire(state, ask(['w2/x'], MIN, 'w2'));
+    expect(step.result.granted).toEqual([]);
+    state = release(step.state, ['w1/a']);
+    // w2 asks first after the release, but w1/c was first in the queue and gets the slot.
+    step = acquire(state, ask(['w2/x'], 2 * MIN, 'w2'));
+    expect(step.result.granted).toEqual([]);
+    expect(step.state.holders['w1/c']).toBeDefined();
+    // A holder asking again keeps its slot.
+    expect(acquire(step.state, ask(['w1/c'], 3 * MIN)).result.granted).toEqual(['w1/c']);
+  });
+
+  it('drops waiters that stop asking, and withdraws without freeing slots', () => {
+    let state = acquire(emptySlots(0), ask(['a', 'b', 'c'], 0)).state;
+    state = release(state, ['a']);
+    // c has not renewed for longer than staleAfterMs: d gets the slot.
+    const step = acquire(state, ask(['d'], 11 * MIN));
+    expect(step.result.granted).toEqual(['d']);
+    const withdrawn = withdraw(acquire(step.state, ask(['e'], 12 * MIN)).state, ['e', 'b']);
+    expect(withdrawn.queue).toEqual([]);
+    expect(Object.keys(withdrawn.holders).sort()).toEqual(['b', 'd']);
+  });
+});
+
+describe('wave rules', () => {
+  it('orders by priority, then longest first, and asks each appliance for its own batch', () => {
+    const order = orderForAdmission([
+      { name: 'small', appliance: 'A', slotMinutes: 100 },
+      { name: 'big', appliance: 'B', slotMinutes: 900 },
+      { name: 'urgent', appliance: 'A', slotMinutes: 10, priority: 1 },
+    ]);
+    expect(order.map((m) => m.name)).toEqual(['urgent', 'big', 'small']);
+    expect(slotRequests(order, 1)).toEqual([
+      { appliance: 'a', machines: [order[0]] },
+      { appliance: 'b', machines: [order[1]] },
+    ]);
+    expect(roomToStart(3, 5)).toBe(2);
+    expect(roomToStart(7, 5)).toBe(0);
+  });
+
+  it('lets the latest pause or resume win and tallies results', () => {
+    expect(latestToggle([{ at: '2026-01-01T00:00:02Z' }], [{ at: '2026-01-01T00:00:01Z' }])).toBe(true);
+    expect(latestToggle([{ at: '2026-01-01T00:00:02Z' }], [{ at: '2026-01-01T00:00:03Z' }])).toBe(false);
+    expect(latestToggle([], [])).toBeUndefined();
+    expect(
+      tally(1, 2, [
+        { name: 'a', stage: 'Done' },
+        { name: 'b', stage: 'Failed' },
+      ]),
+    ).toEqual({
+      waiting: 1,
+      running: 2,
+      done: 1,
+      failed: 1,
+      cancelled: 0,
+    });
+  });
+});
