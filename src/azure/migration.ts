@@ -198,6 +198,7 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
   readonly #subscriptionId: string;
   readonly #runAsAccountId: string | undefined;
   readonly #logStorageAccountId: string | undefined;
+  readonly #endpoint: string;
   readonly #sites = new Map<string, Promise<SiteInfrastructure>>();
 
   constructor(config: FactoryConfig, credential: TokenCredential, options: ArmClientOptions) {
@@ -207,6 +208,7 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
     this.#subscriptionId = config.azure.subscriptionId;
     this.#runAsAccountId = config.migrate.runAsAccountId;
     this.#logStorageAccountId = config.migrate.logStorageAccountId;
+    this.#endpoint = config.azure.armEndpoint;
   }
 
   async get(machineId: string): Promise<MigrationItemRecord | undefined> {
@@ -449,11 +451,18 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
     if (ref.statusUrl === undefined) {
       return ref.error === undefined ? { status: ref.status } : { status: ref.status, error: ref.error };
     }
-    const statusUrl = ref.statusUrl;
+    const url = new URL(ref.statusUrl);
+    // Status URLs carry the api-version; one sent without a value gets the client's.
+    if (!url.searchParams.get('api-version')) url.searchParams.set('api-version', this.#client.apiVersion);
     const response = await callArm(`Poll ${ref.action}`, () =>
-      this.#client.sendRequest(createPipelineRequest({ url: statusUrl, method: 'GET' })),
+      this.#client.sendRequest(createPipelineRequest({ url: url.toString(), method: 'GET' })),
     );
-    if (response.status === 429 || response.status >= 500) {
+    // An error answer from an Azure-AsyncOperation URL is about the poll, not the operation; a
+    // Location URL answers a failed operation with its error, except for throttling and 5xx.
+    const pollFailed =
+      response.status >= 400 &&
+      (ref.statusKind !== 'location' || response.status === 429 || response.status >= 500);
+    if (pollFailed) {
       throw toAzureError(
         Object.assign(new Error(`Polling ${ref.action} answered ${response.status}`), {
           name: 'RestError',
@@ -511,8 +520,13 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
         };
       }
     }
-    const statusUrl = accepted?.headers.get('azure-asyncoperation') ?? accepted?.headers.get('location');
-    if (statusUrl !== undefined) ref.statusUrl = statusUrl;
+    const asyncOperation = accepted?.headers.get('azure-asyncoperation');
+    const statusUrl = asyncOperation ?? accepted?.headers.get('location');
+    // ARM sends absolute URLs; a relative one is resolved against the endpoint the request went to.
+    if (statusUrl !== undefined) {
+      ref.statusUrl = new URL(statusUrl, this.#endpoint).toString();
+      ref.statusKind = asyncOperation === undefined ? 'location' : 'asyncOperation';
+    }
     const retryAfter = Number(accepted?.headers.get('retry-after'));
     if (Number.isFinite(retryAfter) && retryAfter > 0) ref.retryAfterSeconds = retryAfter;
     return ref;

@@ -24,6 +24,8 @@ export interface OperationRef {
   status: OperationStatus;
   /** URL to poll (Azure-AsyncOperation, else Location); absent when the operation finished at once. */
   statusUrl?: string;
+  /** Which header gave `statusUrl`: they answer a poll differently. */
+  statusKind?: 'asyncOperation' | 'location';
   /** Seconds ARM asked us to wait before polling (Retry-After of the accepting answer). */
   retryAfterSeconds?: number;
   /** Failure reported while starting (status `Failed`). */
