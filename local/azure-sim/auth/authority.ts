@@ -4,15 +4,7 @@
  * signing keys. Tokens are RS256 JWTs whose expiry is in REAL seconds, because MSAL caches them by
  * the wall clock. ARM requests are checked against these tokens.
  */
-import {
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  randomUUID,
-  sign,
-  timingSafeEqual,
-  verify,
-} from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomUUID, sign, timingSafeEqual, verify } from 'node:crypto';
 import type { Principal } from '../framework/types';
 
 export interface ClientRegistration {
