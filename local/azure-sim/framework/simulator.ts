@@ -164,7 +164,11 @@ export class SimulatorCore {
       sim,
       injected: [],
     };
-    if (!this.sink && this.options.eventSink) this.sink = this.options.eventSink(sim, this.subscriptions);
+    // A new estate restarts delivery too: the sink draws its faults and clock from the new context;
+    // deliveries still pending for the previous estate are dropped with it.
+    const previous = this.sink;
+    if (this.options.eventSink) this.sink = this.options.eventSink(sim, this.subscriptions);
+    previous?.stop?.().catch(() => undefined);
   }
 
   /** The Event Grid component, when one is configured. */
