@@ -117,7 +117,9 @@ describe('Event Grid delivery', () => {
       dataVersion: '2',
       topic: '/subscriptions/s',
     });
-    await expect.poll(() => delivery.stats()).toMatchObject({ published: 2, delivered: 2, failedAttempts: 0 });
+    await expect
+      .poll(() => delivery.stats())
+      .toMatchObject({ published: 2, delivered: 2, failedAttempts: 0 });
   });
 
   it('retries a failing webhook after 10 s then 30 s of virtual time', async () => {
@@ -133,8 +135,8 @@ describe('Event Grid delivery', () => {
     expect(delivery.deadLetters()).toEqual([]);
   });
 
-  it('does not retry 400 and dead-letters the event', async () => {
-    const { hook, delivery } = await setup({ statuses: [400] });
+  it.each([400, 413])('does not retry %i and dead-letters the event', async (status) => {
+    const { hook, delivery } = await setup({ statuses: [status] });
     delivery.publish([event(1)]);
     await hook.waitFor(() => hook.received.length === 1);
     await expect.poll(() => delivery.deadLetters().length).toBe(1);
@@ -142,7 +144,7 @@ describe('Event Grid delivery', () => {
       subscription: 'factory',
       deadLetterReason: 'NonRetriableDeliveryFailure',
       deliveryAttempts: 1,
-      lastHttpStatusCode: 400,
+      lastHttpStatusCode: status,
     });
     expect(hook.received).toHaveLength(1);
   });
