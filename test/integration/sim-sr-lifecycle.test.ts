@@ -181,6 +181,11 @@ describe('simulated Site Recovery through @azure/arm-recoveryservices-siterecove
       createdBy: 'siteRecovery',
     });
     expect(t.sim.core.ledgerSummary().undeletedMigrationItems).toBe(1);
+    const sr = t.sim.core.providers.find((p) => p.namespace === 'Microsoft.RecoveryServices');
+    expect(await sr?.controlActions?.sourcePowerStates?.({}, t.sim.core.sim)).toMatchObject({
+      'crm-web-01': 'Off',
+      'crm-web-02': 'On',
+    });
 
     await expect(
       t.sr.replicationMigrationItems.beginMigrate(VAULT, VAULT_RG, FABRIC, CONTAINER, vm, {

@@ -179,6 +179,7 @@ export const createSiteRecoveryProvider: ProviderFactory = (sim: SimContext): Re
       );
       fx.targetVmId = vm.id;
     }
+    if (view.sourceShutDown) store.shutDownSources.add(record.machineName);
     if (view.deleted) store.removeItem(record.id);
     return view;
   }
@@ -952,6 +953,15 @@ export const createSiteRecoveryProvider: ProviderFactory = (sim: SimContext): Re
   return {
     namespace: NS,
     routes,
+    controlActions: {
+      /** On-premises power state of every estate machine: a migration with performShutdown turns it off. */
+      sourcePowerStates: () => {
+        liveItems(() => true);
+        return Object.fromEntries(
+          estate.machines.map((m) => [m.name, store.shutDownSources.has(m.name) ? 'Off' : m.powerState]),
+        );
+      },
+    },
     ledgerFindings(): Partial<LedgerFindings> {
       const live = liveItems(() => true);
       return {

@@ -52,6 +52,8 @@ export class SiteRecoveryStore {
   private readonly effects = new Map<string, AppliedEffects>();
   /** Test VMs created by test migrations, by VM id, kept after their item is gone. */
   readonly testVms = new Set<string>();
+  /** Source machines a migration shut down (performShutdown), by estate machine name. */
+  readonly shutDownSources = new Set<string>();
   duplicateMigrateCalls = 0;
   private jobCounter = 0;
 
