@@ -98,17 +98,39 @@ class AzureQueue<T> implements DurableQueue<T> {
 
   async send(items: { body: T; delayMs?: number }[]): Promise<void> {
     await inParallel(items, SEND_CONCURRENCY, async ({ body, delayMs }) => {
-      let text = JSON.stringify(body);
-      if (text.length > MAX_MESSAGE_CHARS) {
-        const name = `${randomUUID()}.json`;
-        await this.blobs.getBlockBlobClient(name).upload(text, Buffer.byteLength(text));
-        text = JSON.stringify({ $blob: name });
-      }
       const delayS = delayMs && delayMs > 0 ? Math.min(MAX_DELAY_S, Math.ceil(delayMs / 1000)) : 0;
-      await this.client.sendMessage(text, delayS > 0 ? { visibilityTimeout: delayS } : {});
+      await this.sendOne(body, delayS);
       if (delayS > 0) this.wakeAt(delayS * 1000);
     });
     this.notify();
+  }
+
+  async sendLeased(items: T[], leaseMs: number): Promise<Received<T>[]> {
+    const leaseS = Math.max(1, Math.ceil(leaseMs / 1000));
+    const received: Received<T>[] = new Array(items.length);
+    await inParallel(
+      items.map((body, i) => ({ body, i })),
+      SEND_CONCURRENCY,
+      async ({ body, i }) => {
+        received[i] = { body, dequeueCount: 1, handle: await this.sendOne(body, leaseS) };
+      },
+    );
+    return received;
+  }
+
+  private async sendOne(body: T, visibilityS: number): Promise<Handle> {
+    let text = JSON.stringify(body);
+    let blob: string | undefined;
+    if (text.length > MAX_MESSAGE_CHARS) {
+      blob = `${randomUUID()}.json`;
+      await this.blobs.getBlockBlobClient(blob).upload(text, Buffer.byteLength(text));
+      text = JSON.stringify({ $blob: blob });
+    }
+    const sent = await this.client.sendMessage(
+      text,
+      visibilityS > 0 ? { visibilityTimeout: visibilityS } : {},
+    );
+    return { messageId: sent.messageId, popReceipt: sent.popReceipt, ...(blob ? { blob } : {}) };
   }
 
   async receive(max: number, visibilityMs: number): Promise<Received<T>[]> {

@@ -91,6 +91,8 @@ export class DurableEngine {
   private held = 0;
   private readonly leases = new Set<Lease>();
   private readonly activeWork = new Set<string>();
+  /** Work items waiting for an activity slot. */
+  private readonly localWork: { message: Received<WorkItem>; lease: Lease; local: boolean }[] = [];
   private readonly doneWork = new Set<string>();
   private readonly abort = new AbortController();
   private readonly loops: Promise<void>[] = [];
@@ -273,7 +275,12 @@ export class DurableEngine {
   }
 
   private isIdle(): boolean {
-    return this.runningSessions === 0 && this.runnable.length === 0 && this.runningActivities === 0;
+    return (
+      this.runningSessions === 0 &&
+      this.runnable.length === 0 &&
+      this.runningActivities === 0 &&
+      this.localWork.length === 0
+    );
   }
 
   private notifyIdle(): void {
@@ -292,19 +299,42 @@ export class DurableEngine {
 
   // ---- queues ----
 
+  /**
+   * Sends messages after the state that produced them is committed. Timers wait in their queue;
+   * everything else is sent leased and worked on here at once (its queue copy only matters if this
+   * process dies before finishing it).
+   */
   private async send(control: ControlMessage[], work: WorkItem[]): Promise<void> {
-    const { store, clock } = this.options;
-    const byPartition = new Map<number, { body: ControlMessage; delayMs?: number }[]>();
+    const { store, clock, settings } = this.options;
+    const delayed = new Map<number, { body: ControlMessage; delayMs: number }[]>();
+    const immediate = new Map<number, ControlMessage[]>();
     for (const message of control) {
       const partition = partitionOf(message.instanceId, store.controlQueues.length);
       const delayMs = message.kind === 'event' && message.fireAt ? clock.realDelayUntil(message.fireAt) : 0;
-      const list = byPartition.get(partition) ?? [];
-      list.push(delayMs > 0 ? { body: message, delayMs } : { body: message });
-      byPartition.set(partition, list);
+      if (delayMs > 0) {
+        const list = delayed.get(partition) ?? [];
+        list.push({ body: message, delayMs });
+        delayed.set(partition, list);
+      } else {
+        const list = immediate.get(partition) ?? [];
+        list.push(message);
+        immediate.set(partition, list);
+      }
     }
     await Promise.all([
-      ...[...byPartition].map(([partition, items]) => store.controlQueues[partition]!.send(items)),
-      work.length > 0 ? store.workItems.send(work.map((body) => ({ body }))) : Promise.resolve(),
+      ...[...delayed].map(([partition, items]) => store.controlQueues[partition]!.send(items)),
+      ...[...immediate].map(async ([partition, items]) => {
+        const queue = store.controlQueues[partition]!;
+        for (const message of await queue.sendLeased(items, settings.controlQueueVisibilityMs)) {
+          this.acceptControl(queue, message);
+        }
+      }),
+      (async () => {
+        if (work.length === 0) return;
+        for (const message of await store.workItems.sendLeased(work, settings.workItemQueueVisibilityMs)) {
+          this.acceptWork(message, true);
+        }
+      })(),
     ]);
   }
 
@@ -365,103 +395,109 @@ export class DurableEngine {
           await queue.delete(message);
           continue;
         }
-        const lease = this.hold(
-          queue as DurableQueue<unknown>,
-          message as Received<unknown>,
-          settings.controlQueueVisibilityMs,
-        );
-        this.held++;
-        const ack = async () => {
-          this.held--;
-          await this.release(lease);
-          if (this.held < MAX_HELD_MESSAGES) this.capacityWaiter?.();
-        };
-        const drop = () => {
-          this.held--;
-          this.leases.delete(lease);
-        };
-        const redelivered = message.dequeueCount > 1;
-        if (body.kind === 'entity') {
-          this.dispatch(body.instanceId, { operation: body.operation, redelivered, ack, drop });
-        } else {
-          this.dispatch(body.instanceId, {
-            incoming: {
-              event: body.event,
-              messageId: body.id,
-              ...(body.executionId ? { executionId: body.executionId } : {}),
-            },
-            redelivered,
-            ack,
-            drop,
-          });
-        }
+        this.acceptControl(queue, message);
       }
     }
   }
 
+  /** Hands a leased control message to its instance's session. */
+  private acceptControl(queue: DurableQueue<ControlMessage>, message: Received<ControlMessage>): void {
+    const body = message.body;
+    const lease = this.hold(
+      queue as DurableQueue<unknown>,
+      message as Received<unknown>,
+      this.options.settings.controlQueueVisibilityMs,
+    );
+    this.held++;
+    const ack = async () => {
+      this.held--;
+      await this.release(lease);
+      if (this.held < MAX_HELD_MESSAGES) this.capacityWaiter?.();
+    };
+    const drop = () => {
+      this.held--;
+      this.leases.delete(lease);
+    };
+    const redelivered = message.dequeueCount > 1;
+    if (body.kind === 'entity') {
+      this.dispatch(body.instanceId, { operation: body.operation, redelivered, ack, drop });
+    } else {
+      this.dispatch(body.instanceId, {
+        incoming: {
+          event: body.event,
+          messageId: body.id,
+          ...(body.executionId ? { executionId: body.executionId } : {}),
+        },
+        redelivered,
+        ack,
+        drop,
+      });
+    }
+  }
+
+  /** Picks up work items another run of the host leased but never finished (it crashed). */
   private async workLoop(): Promise<void> {
     const { settings } = this.options;
     const queue = this.store.workItems;
     const signal = this.abort.signal;
-    let idleMs = 10;
-    let slotFreed: (() => void) | undefined;
-    const onSlotFreed = () => slotFreed?.();
     while (!signal.aborted) {
-      const free = settings.maxConcurrentActivityFunctions - this.runningActivities;
-      if (free <= 0) {
-        await new Promise<void>((resolve) => {
-          slotFreed = resolve;
-          signal.addEventListener('abort', () => resolve(), { once: true });
+      let messages: Received<WorkItem>[] = [];
+      if (this.localWork.length < settings.maxConcurrentActivityFunctions) {
+        try {
+          messages = await queue.receive(RECEIVE_BATCH, settings.workItemQueueVisibilityMs);
+        } catch (error) {
+          if (signal.aborted) return;
+          this.options.log(`durable: receiving work items failed: ${String(error)}`);
+        }
+      }
+      for (const message of messages) this.acceptWork(message, false);
+      if (messages.length === 0) await queue.wait(settings.maxQueuePollingIntervalMs, signal);
+    }
+  }
+
+  private acceptWork(message: Received<WorkItem>, local: boolean): void {
+    const lease = this.hold(
+      this.store.workItems as DurableQueue<unknown>,
+      message as Received<unknown>,
+      this.options.settings.workItemQueueVisibilityMs,
+    );
+    this.localWork.push({ message, lease, local });
+    this.pumpWork();
+  }
+
+  private pumpWork(): void {
+    while (
+      this.runningActivities < this.options.settings.maxConcurrentActivityFunctions &&
+      this.localWork.length > 0
+    ) {
+      const next = this.localWork.shift()!;
+      this.runningActivities++;
+      this.runActivity(next.message, next.lease, next.local)
+        .catch((error: unknown) => {
+          this.leases.delete(next.lease);
+          this.options.log(`durable: activity dispatch failed: ${String(error)}`);
+        })
+        .finally(() => {
+          this.runningActivities--;
+          this.pumpWork();
+          this.notifyIdle();
         });
-        continue;
-      }
-      let messages: Received<WorkItem>[];
-      try {
-        messages = await queue.receive(Math.min(RECEIVE_BATCH, free), settings.workItemQueueVisibilityMs);
-      } catch (error) {
-        if (signal.aborted) return;
-        this.options.log(`durable: receiving work items failed: ${String(error)}`);
-        await queue.wait(settings.maxQueuePollingIntervalMs, signal);
-        continue;
-      }
-      if (messages.length === 0) {
-        await queue.wait(idleMs, signal);
-        idleMs = Math.min(idleMs * 2, settings.maxQueuePollingIntervalMs);
-        continue;
-      }
-      idleMs = 10;
-      for (const message of messages) {
-        this.runningActivities++;
-        this.runActivity(message)
-          .catch((error: unknown) => this.options.log(`durable: activity dispatch failed: ${String(error)}`))
-          .finally(() => {
-            this.runningActivities--;
-            onSlotFreed();
-            this.notifyIdle();
-          });
-      }
     }
   }
 
   // ---- activities ----
 
-  private async runActivity(message: Received<WorkItem>): Promise<void> {
+  private async runActivity(message: Received<WorkItem>, lease: Lease, local: boolean): Promise<void> {
     const item = message.body;
-    const queue = this.store.workItems as DurableQueue<unknown>;
-    if (this.activeWork.has(item.id) || this.doneWork.has(item.id)) {
-      await queue.delete(message as Received<unknown>);
-      return;
-    }
-    if (message.dequeueCount > 1 && (await this.alreadyAnswered(item))) {
-      await queue.delete(message as Received<unknown>);
+    if (
+      this.activeWork.has(item.id) ||
+      this.doneWork.has(item.id) ||
+      (!local && (await this.alreadyAnswered(item)))
+    ) {
+      await this.release(lease);
       return;
     }
     this.activeWork.add(item.id);
-    const lease = this.hold(
-      queue,
-      message as Received<unknown>,
-      this.options.settings.workItemQueueVisibilityMs,
-    );
     const event = await this.executeActivity(item);
     this.dispatch(item.instanceId, {
       incoming: { event, executionId: item.executionId, messageId: item.id },
@@ -603,9 +639,11 @@ export class DurableEngine {
         ...result.record,
         outbox: { control: result.control, work: result.work },
       };
+      const previous = session.snapshot?.record;
       const etag = await store.commit(record, result.appended, session.snapshot?.etag);
       session.snapshot = { record, history: result.history, etag };
-      await store.writeStatus(record);
+      // The read model changes with the status, not with every episode (one write saved per episode).
+      if (!previous || projectionChanged(previous, record)) await store.writeStatus(record);
       await this.send(result.control, result.work);
     } else if (result && session.snapshot && batch.some((b) => b.redelivered)) {
       // Redelivered and already applied: the crash may have come before the outbox went out.
@@ -779,6 +817,17 @@ export class DurableEngine {
     }
     return fn;
   }
+}
+
+function projectionChanged(before: InstanceRecord, after: InstanceRecord): boolean {
+  return (
+    before.status !== after.status ||
+    before.executionId !== after.executionId ||
+    before.customStatus !== after.customStatus ||
+    before.output !== after.output ||
+    before.entity?.state !== after.entity?.state ||
+    before.entity?.exists !== after.entity?.exists
+  );
 }
 
 interface EntityBatchResult {

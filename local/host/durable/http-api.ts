@@ -257,7 +257,9 @@ async function route(
   const reason = url.searchParams.get('reason') ?? '';
   if (area === 'orchestrators' && first && method === 'POST' && !third) {
     const body = await readBody(req);
-    const started = await engine.startNew(first, second || undefined, body === '' ? undefined : body);
+    // DurableClient posts "" for "no input", which axios sends as the JSON text `""`.
+    const input = body === '' || body === '""' ? undefined : body;
+    const started = await engine.startNew(first, second || undefined, input);
     if ('conflict' in started) {
       send(res, 409, `An instance with ID '${started.conflict.instanceId}' already exists.`);
       return;

@@ -36,6 +36,10 @@ class MemoryQueue<T> implements DurableQueue<T> {
     this.notify();
   }
 
+  async sendLeased(items: T[]): Promise<Received<T>[]> {
+    return items.map((body) => ({ body, dequeueCount: 1, handle: undefined }));
+  }
+
   async receive(max: number): Promise<Received<T>[]> {
     this.promoteDue();
     const taken = this.ready.splice(0, max);

@@ -105,6 +105,11 @@ export interface Received<T> {
 export interface DurableQueue<T> {
   /** `delayMs` is real milliseconds before the message becomes visible. */
   send(items: { body: T; delayMs?: number }[]): Promise<void>;
+  /**
+   * Sends messages that stay invisible for `leaseMs` and hands them back as if received: this
+   * process works on them at once, and they reach the queue's readers only if it dies first.
+   */
+  sendLeased(items: T[], leaseMs: number): Promise<Received<T>[]>;
   receive(max: number, visibilityMs: number): Promise<Received<T>[]>;
   delete(message: Received<T>): Promise<void>;
   /** Keeps a message invisible for `visibilityMs` more (long-running activities). */
