@@ -119,6 +119,7 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
       computerName: hostname(),
       processUptime: Date.now() - started,
       functionAppContentEditingState: 'NotAllowed',
+      functionExecutions: invoker.executions(),
       ...(app.hostJson.extensionBundle ? { extensionBundle: app.hostJson.extensionBundle } : {}),
     }),
   });

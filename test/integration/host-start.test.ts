@@ -76,6 +76,19 @@ describe('startHost', () => {
     expect(status.status).toBe(200);
     expect(((await status.json()) as { state: string }).state).toBe('Running');
   });
+
+  it('counts every function execution in its status', async () => {
+    const read = async () =>
+      (
+        (await (await fetch(`${host.baseUrl}/admin/host/status?code=${keys.masterKey}`)).json()) as {
+          functionExecutions: number;
+        }
+      ).functionExecutions;
+    const before = await read();
+    expect((await fetch(`${host.baseUrl}/api/ping`)).status).toBe(200);
+    expect((await fetch(`${host.baseUrl}/api/ping`)).status).toBe(200);
+    expect(await read()).toBe(before + 2);
+  });
 });
 
 describe('stop', () => {

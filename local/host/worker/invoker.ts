@@ -38,6 +38,8 @@ export interface InvokerOptions {
 }
 
 export interface AppInvoker extends FunctionInvoker {
+  /** Function executions started since the host started (the rehearsal ledger's `functionExecutions`). */
+  executions(): number;
   runAppStartHooks(): Promise<void>;
   runAppTerminateHooks(): Promise<void>;
 }
@@ -68,6 +70,7 @@ function isDurableClient(type: string): boolean {
 }
 
 export function createInvoker(app: LoadedApp, options: InvokerOptions): AppInvoker {
+  let executionCount = 0;
   const minLevel = LEVELS.indexOf(options.minLevel ?? 'information');
   const { registration } = app;
   const write = (level: LogLevel, message: string) => {
@@ -129,6 +132,7 @@ export function createInvoker(app: LoadedApp, options: InvokerOptions): AppInvok
   ): Promise<InvocationResult> {
     const fn = app.functions.get(name);
     if (!fn) throw new Error(`Function '${name}' is not registered by the app`);
+    executionCount += 1;
     const programmingModel = app.programmingModel;
     if (!programmingModel) throw new Error('The app set no programming model (it registered no function)');
     const invocationId = randomUUID();
@@ -271,6 +275,7 @@ export function createInvoker(app: LoadedApp, options: InvokerOptions): AppInvok
     functions: (): RegisteredFunction[] =>
       [...app.functions.values()].map(({ callback: _callback, ...fn }) => fn),
     invoke,
+    executions: () => executionCount,
     runAppStartHooks: () => executeHooks('appStart', appHookContext()),
     runAppTerminateHooks: () => executeHooks('appTerminate', appHookContext()),
   };

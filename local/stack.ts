@@ -1,0 +1,227 @@
+/**
+ * The whole local stack as a rehearsal runs it: Azurite, the simulated Azure (in this process) and
+ * the local Functions host running the built app (a child process, so that it can be killed with
+ * SIGKILL and started again). The app is configured through settings only, exactly as in Azure.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { createSimulator, type Simulator } from './azure-sim';
+import type { Estate } from './azure-sim/estate/schema';
+import { topicPath } from './azure-sim/eventgrid';
+import type { FaultProfileInput } from './azure-sim/faults/schema';
+import { type AzuriteInstance, startAzurite } from './azurite';
+import { type Clock, clockEnv, createClock } from './clock';
+
+export const PROJECT_ROOT = path.resolve(
+  __dirname,
+  '..',
+  '..',
+  __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '',
+);
+const HOST_CLI = path.join(PROJECT_ROOT, 'dist', 'local', 'host', 'cli.js');
+const LIFECYCLE_TOPIC = 'factory-lifecycle';
+/** Real ms the host gets to print "Host started". */
+const HOST_START_TIMEOUT_MS = 60_000;
+
+export interface StackOptions {
+  estate: Estate;
+  faults?: FaultProfileInput;
+  /** Virtual seconds per real second. */
+  timeScale: number;
+  /** Receives the stack's own progress lines. */
+  log?: (line: string) => void;
+  /** Receives every line the host prints; default: dropped. */
+  hostLog?: (line: string) => void;
+}
+
+export interface Stack {
+  /** The host's base URL, e.g. `http://127.0.0.1:7071`. */
+  baseUrl: string;
+  /** A host function key, for the factory's mutating routes. */
+  functionKey: string;
+  sim: Simulator;
+  clock: Clock;
+  /** Function executions the host reported, summed over every host process so far. */
+  functionExecutions(): Promise<number>;
+  /** SIGKILLs the host (no clean-up of any kind) and starts it again on the same port. */
+  crashHost(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const log = options.log ?? (() => {});
+  const clockSettings = { scale: options.timeScale, origin: Date.now() };
+  const clock = createClock(clockSettings);
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const keys = {
+    master: randomBytes(24).toString('base64url'),
+    default: randomBytes(24).toString('base64url'),
+    eventgrid_extension: randomBytes(24).toString('base64url'),
+    durabletask_extension: randomBytes(24).toString('base64url'),
+  };
+  const topicKey = randomBytes(24).toString('base64url');
+
+  const azurite: AzuriteInstance = await startAzurite();
+  log('Azurite started');
+  let sim: Simulator;
+  try {
+    sim = await createSimulator({
+      estate: options.estate,
+      ...(options.faults ? { faults: options.faults } : {}),
+      clock,
+      eventGridTopics: [{ name: LIFECYCLE_TOPIC, key: topicKey }],
+    });
+  } catch (err) {
+    await azurite.stop();
+    throw err;
+  }
+  log(`Simulated Azure at ${sim.armUrl}`);
+  const { migrateProject } = options.estate;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...clockEnv(clockSettings),
+    ...sim.env(),
+    NODE_EXTRA_CA_CERTS: sim.caCertPath,
+    AzureWebJobsStorage: azurite.connectionString,
+    FUNCTIONS_WORKER_RUNTIME: 'node',
+    LOCAL_HOST_KEYS: Object.entries(keys)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(';'),
+    AZURE_RESOURCE_MANAGER_ENDPOINT: sim.armUrl,
+    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    MIGRATE_RESOURCE_GROUP: migrateProject.resourceGroup,
+    MIGRATE_PROJECT_NAME: migrateProject.name,
+    MIGRATE_VAULT_NAME: migrateProject.vault,
+    MIGRATE_ASSESSMENT_GROUP: migrateProject.assessmentGroup,
+    MIGRATE_ASSESSMENT_NAME: migrateProject.assessment,
+    MANAGED_RESOURCE_GROUPS: options.estate.resourceGroups.map((g) => g.name).join(','),
+    LIFECYCLE_TOPIC_ENDPOINT: `${sim.armUrl}${topicPath(LIFECYCLE_TOPIC)}`,
+    LIFECYCLE_TOPIC_KEY: topicKey,
+  };
+
+  let child: ChildProcess | undefined;
+  let executionsBefore = 0;
+  const hostStatus = async (): Promise<{ functionExecutions?: number } | undefined> => {
+    try {
+      const res = await fetch(`${baseUrl}/admin/host/status`, {
+        headers: { 'x-functions-key': keys.master },
+      });
+      return res.ok ? ((await res.json()) as { functionExecutions?: number }) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const startHostProcess = () =>
+    new Promise<void>((resolve, reject) => {
+      const proc = spawn(process.execPath, [HOST_CLI, '--app', PROJECT_ROOT, '--port', String(port)], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child = proc;
+      let output = '';
+      let started = false;
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        reject(
+          new Error(
+            `the local host did not start within ${HOST_START_TIMEOUT_MS} ms:\n${output.slice(-4000)}`,
+          ),
+        );
+      }, HOST_START_TIMEOUT_MS);
+      const onLine = (chunk: Buffer) => {
+        const text = chunk.toString();
+        if (!started) output += text;
+        for (const line of text.split('\n')) if (line !== '') options.hostLog?.(line);
+        if (!started && /Host started/.test(output)) {
+          started = true;
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout?.on('data', onLine);
+      proc.stderr?.on('data', onLine);
+      proc.once('exit', (code, signal) => {
+        if (!started) {
+          clearTimeout(timer);
+          reject(
+            new Error(`the local host exited (${signal ?? code}) before it started:\n${output.slice(-4000)}`),
+          );
+        }
+      });
+    });
+
+  const subscribeEventFunctions = async () => {
+    const res = await fetch(`${baseUrl}/admin/functions`, { headers: { 'x-functions-key': keys.master } });
+    const functions = (await res.json()) as {
+      name: string;
+      config: { bindings: Record<string, { type: string }> };
+    }[];
+    for (const fn of functions) {
+      if (!Object.values(fn.config.bindings).some((b) => b.type === 'eventGridTrigger')) continue;
+      const endpointUrl = `${baseUrl}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(fn.name)}&code=${encodeURIComponent(keys.eventgrid_extension)}`;
+      sim.core.addSubscription({ name: fn.name, endpointUrl });
+      log(`Event Grid subscription for ${fn.name}`);
+    }
+  };
+
+  const stopHost = () =>
+    new Promise<void>((resolve) => {
+      const proc = child;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
+        resolve();
+        return;
+      }
+      proc.once('exit', () => resolve());
+      proc.kill('SIGTERM');
+    });
+
+  try {
+    await startHostProcess();
+    log(`Local host at ${baseUrl}`);
+    await subscribeEventFunctions();
+  } catch (err) {
+    await stopHost();
+    await sim.stop();
+    await azurite.stop();
+    throw err;
+  }
+
+  return {
+    baseUrl,
+    functionKey: keys.default,
+    sim,
+    clock,
+    functionExecutions: async () => executionsBefore + ((await hostStatus())?.functionExecutions ?? 0),
+    crashHost: async () => {
+      // Read the count just before the kill: a SIGKILLed host tells nothing afterwards.
+      executionsBefore += (await hostStatus())?.functionExecutions ?? 0;
+      const proc = child;
+      if (proc) {
+        const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+        proc.kill('SIGKILL');
+        await exited;
+      }
+      await startHostProcess();
+    },
+    stop: async () => {
+      await stopHost();
+      await sim.stop();
+      await azurite.stop();
+    },
+  };
+}
