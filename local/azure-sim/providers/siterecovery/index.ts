@@ -44,14 +44,13 @@ import {
 import { JOB_FRIENDLY_NAMES, type JobRecord, type Scenario, SiteRecoveryStore } from './store';
 import { parseEnableInput, parseMigrateInput, parseTestMigrateInput, parseUpdateInput } from './validate';
 
-export const API_VERSION = '2023-06-01';
 const NS = 'Microsoft.RecoveryServices';
 const VAULT = `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/${NS}/vaults/{resourceName}`;
 const FABRIC = `${VAULT}/replicationFabrics/{fabricName}`;
 const CONTAINER = `${FABRIC}/replicationProtectionContainers/{protectionContainerName}`;
 const ITEM = `${CONTAINER}/replicationMigrationItems/{migrationItemName}`;
 const ITEM_OP = `${NS}/vaults/replicationFabrics/replicationProtectionContainers/replicationMigrationItems`;
-/** Items per page of a list; the rest follows through `nextLink` with a skipToken. */
+/** Items per page of a list; the rest follows through `nextLink`. */
 const PAGE_SIZE = 100;
 const DEFAULT_VM_SIZE = 'Standard_D2s_v3';
 const MINUTE_MS = 60_000;
@@ -363,7 +362,8 @@ export const createSiteRecoveryProvider: ProviderFactory = (sim: SimContext): Re
             : [],
         startTime: iso(job.startAt),
         ...(finished ? { endTime: iso(job.doneAt) } : {}),
-        allowedActions: finished ? [] : ['Cancel'],
+        // Cancel, restart and resume of jobs are not simulated, so none is offered.
+        allowedActions: [],
         targetObjectId: job.itemId,
         targetObjectName: job.machineName,
         targetInstanceType: 'ProtectionEntity',
