@@ -140,6 +140,20 @@ describe('one machine through the migration gateway', () => {
     expect(replicating?.initialSeedingProgressPercent).toBe(100);
   });
 
+  it('updates target settings, the subnet through the primary NIC', async () => {
+    const ref = await gateways.migration.update(id, {
+      targetVmSize: 'Standard_D8s_v5',
+      targetSubnetName: 'default',
+    });
+    const outcome = await until(
+      () => gateways.migration.getOperation(ref),
+      (o) => o.status !== 'InProgress',
+      'the update operation',
+    );
+    expect(outcome.status).toBe('Succeeded');
+    expect((await item(name))?.targetVmSize).toBe('Standard_D8s_v5');
+  });
+
   it('test-migrates with the item defaults and cleans up', async () => {
     const started: OperationRef = await gateways.migration.testMigrate(id);
     expect(started.status).not.toBe('Failed');
