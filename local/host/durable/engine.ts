@@ -47,6 +47,33 @@ const MAX_HELD_MESSAGES = 5000;
 const RECEIVE_BATCH = 32;
 const RECENT_ENTITY_OPS = 500;
 const DONE_WORK_MEMORY = 100_000;
+/**
+ * Work items in progress at once. maxConcurrentOrchestratorFunctions limits the function
+ * invocations; loading and committing state overlap beyond it, since storage latency dominates.
+ */
+const MAX_SESSIONS = 256;
+
+/** A counting semaphore. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
 
 interface Inbound {
   incoming?: Incoming;
@@ -101,12 +128,14 @@ export class DurableEngine {
   private renewTimer: NodeJS.Timeout | undefined;
   private functionsByKey = new Map<string, RegisteredFunction>();
   private readonly context: OrchestrationContext;
+  private readonly invocations: Slots;
 
   constructor(private readonly options: EngineOptions) {
+    this.invocations = new Slots(options.settings.maxConcurrentOrchestratorFunctions);
     this.context = {
       clock: options.clock,
       timers: options.settings.timers,
-      invoke: (name, trigger) => this.invokeOrchestrator(name, trigger),
+      invoke: (name, trigger) => this.invocations.run(() => this.invokeOrchestrator(name, trigger)),
     };
   }
 
@@ -701,7 +730,9 @@ export class DurableEngine {
     if (operations.length === 0) {
       return { record, history: [], appended: [], control: [], work: [], unchanged: true };
     }
-    const outcome = await this.invokeEntity(name, key, entity.exists, entity.state, operations);
+    const outcome = await this.invocations.run(() =>
+      this.invokeEntity(name, key, entity.exists, entity.state, operations),
+    );
     entity.exists = outcome.entityExists;
     if (outcome.entityState === undefined || outcome.entityState === null) delete entity.state;
     else entity.state = outcome.entityState;
