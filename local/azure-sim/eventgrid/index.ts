@@ -14,7 +14,7 @@ import type {
   SystemEvent,
   TopicRequest,
 } from '../framework/types';
-import { type DeliveryStats, EventGridDelivery } from './delivery';
+import { EventGridDelivery } from './delivery';
 import { type EventGridEvent, fromSystemEvent, parseCloudEventBatch, parseEventGridBatch } from './schema';
 
 /** Event Grid refuses publish requests larger than 1 MB. */
@@ -36,7 +36,6 @@ export interface EventGridSinkOptions {
 }
 
 export interface EventGridSink extends EventSink {
-  stats(): DeliveryStats;
   deadLetters(): DeadLetterRecord[];
 }
 
@@ -122,7 +121,6 @@ export function createEventGridSink(
       return Promise.resolve(publishToTopic(req, decodeURIComponent(match[1]!)));
     },
     deadLetters: () => delivery.deadLetters(),
-    stats: () => delivery.stats(),
   };
 }
 
