@@ -91,6 +91,8 @@ interface Session {
   running: boolean;
   snapshot: Snapshot | undefined;
   loaded: boolean;
+  /** The loaded record's outbox is known to have been sent (by this process). */
+  flushed: boolean;
 }
 
 interface Lease {
@@ -355,7 +357,7 @@ export class DurableEngine {
       ...[...immediate].map(async ([partition, items]) => {
         const queue = store.controlQueues[partition]!;
         for (const message of await queue.sendLeased(items, settings.controlQueueVisibilityMs)) {
-          this.acceptControl(queue, message);
+          this.acceptControl(queue, message, true);
         }
       }),
       (async () => {
@@ -424,13 +426,17 @@ export class DurableEngine {
           await queue.delete(message);
           continue;
         }
-        this.acceptControl(queue, message);
+        this.acceptControl(queue, message, false);
       }
     }
   }
 
   /** Hands a leased control message to its instance's session. */
-  private acceptControl(queue: DurableQueue<ControlMessage>, message: Received<ControlMessage>): void {
+  private acceptControl(
+    queue: DurableQueue<ControlMessage>,
+    message: Received<ControlMessage>,
+    local: boolean,
+  ): void {
     const body = message.body;
     const lease = this.hold(
       queue as DurableQueue<unknown>,
@@ -447,7 +453,8 @@ export class DurableEngine {
       this.held--;
       this.leases.delete(lease);
     };
-    const redelivered = message.dequeueCount > 1;
+    // A message read back from its queue may be one a dead process had already applied.
+    const redelivered = !local;
     if (body.kind === 'entity') {
       this.dispatch(body.instanceId, { operation: body.operation, redelivered, ack, drop });
     } else {
@@ -518,12 +525,18 @@ export class DurableEngine {
 
   private async runActivity(message: Received<WorkItem>, lease: Lease, local: boolean): Promise<void> {
     const item = message.body;
-    if (
-      this.activeWork.has(item.id) ||
-      this.doneWork.has(item.id) ||
-      (!local && (await this.alreadyAnswered(item)))
-    ) {
+    if (this.activeWork.has(item.id) || this.doneWork.has(item.id)) {
       await this.release(lease);
+      return;
+    }
+    if (!local && (await this.alreadyAnswered(item))) {
+      // Its result was committed by a process that died before sending what came next: the
+      // instance re-sends its outbox, then the work item is deleted.
+      this.dispatch(item.instanceId, {
+        redelivered: true,
+        ack: () => this.release(lease),
+        drop: () => this.leases.delete(lease),
+      });
       return;
     }
     this.activeWork.add(item.id);
@@ -592,7 +605,7 @@ export class DurableEngine {
       // Re-inserting keeps the Map in least-recently-used order for eviction.
       this.sessions.delete(instanceId);
     } else {
-      session = { instanceId, queue: [], running: false, snapshot: undefined, loaded: false };
+      session = { instanceId, queue: [], running: false, snapshot: undefined, loaded: false, flushed: false };
     }
     this.sessions.set(instanceId, session);
     session.queue.push(inbound);
@@ -651,6 +664,7 @@ export class DurableEngine {
       await this.complete(session, batch, result);
     } catch (error) {
       session.loaded = false;
+      session.flushed = false;
       session.snapshot = undefined;
       if (error instanceof ConflictError) {
         session.queue.unshift(...batch);
@@ -664,37 +678,32 @@ export class DurableEngine {
   private async complete(session: Session, batch: Inbound[], result: WorkResult | undefined): Promise<void> {
     const { store } = this;
     if (result && !result.unchanged) {
-      const record: InstanceRecord = {
-        ...result.record,
-        outbox: { control: result.control, work: result.work },
+      // What a process that died after its last commit may not have sent goes out with this one.
+      const carried =
+        session.snapshot && !session.flushed ? unsent(session.snapshot.record, result.history) : undefined;
+      const outbox = {
+        control: [...(carried?.control ?? []), ...result.control],
+        work: [...(carried?.work ?? []).filter((w) => !this.activeWork.has(w.id)), ...result.work],
       };
+      const record: InstanceRecord = { ...result.record, outbox };
       const previous = session.snapshot?.record;
       const etag = await store.commit(record, result.appended, session.snapshot?.etag);
       session.snapshot = { record, history: result.history, etag };
       // The read model changes with the status, not with every episode (one write saved per episode).
       if (!previous || projectionChanged(previous, record)) await store.writeStatus(record);
-      await this.send(result.control, result.work);
-    } else if (result && session.snapshot && batch.some((b) => b.redelivered)) {
+      await this.send(outbox.control, outbox.work);
+      session.flushed = true;
+    } else if (result && session.snapshot && !session.flushed && batch.some((b) => b.redelivered)) {
       // Redelivered and already applied: the crash may have come before the outbox went out.
       await store.writeStatus(session.snapshot.record);
-      await this.resendOutbox(session.snapshot);
+      const { control, work } = unsent(session.snapshot.record, session.snapshot.history);
+      await this.send(
+        control,
+        work.filter((w) => !this.activeWork.has(w.id)),
+      );
+      session.flushed = true;
     }
     await Promise.all(batch.map((inbound) => inbound.ack()));
-  }
-
-  private async resendOutbox(snapshot: Snapshot): Promise<void> {
-    const answered = new Set<number>();
-    for (const e of snapshot.history) {
-      if (e.TaskScheduledId !== undefined) answered.add(e.TaskScheduledId);
-      if (e.TimerId !== undefined) answered.add(e.TimerId);
-    }
-    const { control, work } = snapshot.record.outbox;
-    await this.send(
-      control.filter(
-        (m) => !(m.kind === 'event' && m.event.TimerId !== undefined && answered.has(m.event.TimerId)),
-      ),
-      work.filter((item) => !answered.has(item.taskId) && !this.activeWork.has(item.id)),
-    );
   }
 
   // ---- entities ----
@@ -859,6 +868,32 @@ function projectionChanged(before: InstanceRecord, after: InstanceRecord): boole
     before.entity?.state !== after.entity?.state ||
     before.entity?.exists !== after.entity?.exists
   );
+}
+
+/** The part of a record's outbox that may still matter given `history` (of the current execution). */
+function unsent(
+  record: InstanceRecord,
+  history: HistoryEvent[],
+): { control: ControlMessage[]; work: WorkItem[] } {
+  const answered = new Set<number>();
+  for (const e of history) {
+    if (e.TaskScheduledId !== undefined) answered.add(e.TaskScheduledId);
+    if (e.TimerId !== undefined) answered.add(e.TimerId);
+  }
+  const execution = history.find((e) => e.EventType === EventType.ExecutionStarted)?.ExecutionId;
+  const current = (executionId: string | undefined) => executionId === undefined || executionId === execution;
+  return {
+    control: record.outbox.control.filter(
+      (m) =>
+        !(
+          m.kind === 'event' &&
+          m.event.TimerId !== undefined &&
+          current(m.executionId) &&
+          answered.has(m.event.TimerId)
+        ),
+    ),
+    work: record.outbox.work.filter((item) => current(item.executionId) && !answered.has(item.taskId)),
+  };
 }
 
 interface EntityBatchResult {
