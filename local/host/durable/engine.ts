@@ -121,7 +121,8 @@ export class DurableEngine {
   private readonly leases = new Set<Lease>();
   private readonly activeWork = new Set<string>();
   /** Work items waiting for an activity slot. */
-  private readonly localWork: { message: Received<WorkItem>; lease: Lease; local: boolean }[] = [];
+  private readonly localWork: { message: Received<WorkItem>; lease: Lease | undefined; local: boolean }[] =
+    [];
   private readonly doneWork = new Set<string>();
   private readonly abort = new AbortController();
   private readonly loops: Promise<void>[] = [];
@@ -158,6 +159,38 @@ export class DurableEngine {
     );
     this.renewTimer = setInterval(() => this.renewLeases(), sweepMs);
     this.renewTimer.unref();
+    this.loops.push(
+      this.recover().catch((error: unknown) =>
+        this.options.log(`durable: recovery failed: ${String(error)}`),
+      ),
+    );
+  }
+
+  /**
+   * After a crash: every activity a running instance scheduled and has no result for goes to the
+   * work-item queue (those that had finished are recognised there from the history), and what the
+   * instances' last commits were to send is sent again (receivers drop duplicates).
+   */
+  private async recover(): Promise<void> {
+    let continuation: string | undefined;
+    do {
+      const page = await this.store.queryStatus({
+        statuses: ['Running', 'Suspended'],
+        entities: true,
+        top: 100,
+        ...(continuation ? { continuation } : {}),
+      });
+      for (const status of page.records) {
+        if (this.abort.signal.aborted) return;
+        const snapshot = await this.store.load(status.instanceId);
+        if (!snapshot) continue;
+        const pending = unanswered(snapshot);
+        const { control } = unsent(snapshot.record, snapshot.history);
+        await this.store.workItems.send(pending.map((body) => ({ body })));
+        await this.send(control, []);
+      }
+      continuation = page.continuation;
+    } while (continuation && !this.abort.signal.aborted);
   }
 
   async stop(): Promise<void> {
@@ -360,13 +393,10 @@ export class DurableEngine {
           this.acceptControl(queue, message, true);
         }
       }),
-      (async () => {
-        if (work.length === 0) return;
-        for (const message of await store.workItems.sendLeased(work, settings.workItemQueueVisibilityMs)) {
-          this.acceptWork(message, true);
-        }
-      })(),
     ]);
+    // Activities run here without a queue message: the committed TaskScheduled is their durable
+    // record, and recover() re-queues the unanswered ones after a crash.
+    for (const body of work) this.acceptWork({ body, dequeueCount: 1, handle: undefined }, true);
   }
 
   private hold(queue: DurableQueue<unknown>, message: Received<unknown>, visibilityMs: number): Lease {
@@ -375,9 +405,14 @@ export class DurableEngine {
     return lease;
   }
 
-  private async release(lease: Lease): Promise<void> {
+  private async release(lease: Lease | undefined): Promise<void> {
+    if (!lease) return;
     this.leases.delete(lease);
     await lease.queue.delete(lease.message);
+  }
+
+  private forget(lease: Lease | undefined): void {
+    if (lease) this.leases.delete(lease);
   }
 
   private renewLeases(): void {
@@ -492,11 +527,13 @@ export class DurableEngine {
   }
 
   private acceptWork(message: Received<WorkItem>, local: boolean): void {
-    const lease = this.hold(
-      this.store.workItems as DurableQueue<unknown>,
-      message as Received<unknown>,
-      this.options.settings.workItemQueueVisibilityMs,
-    );
+    const lease = local
+      ? undefined
+      : this.hold(
+          this.store.workItems as DurableQueue<unknown>,
+          message as Received<unknown>,
+          this.options.settings.workItemQueueVisibilityMs,
+        );
     this.localWork.push({ message, lease, local });
     this.pumpWork();
   }
@@ -510,7 +547,7 @@ export class DurableEngine {
       this.runningActivities++;
       this.runActivity(next.message, next.lease, next.local)
         .catch((error: unknown) => {
-          this.leases.delete(next.lease);
+          this.forget(next.lease);
           this.options.log(`durable: activity dispatch failed: ${String(error)}`);
         })
         .finally(() => {
@@ -523,7 +560,11 @@ export class DurableEngine {
 
   // ---- activities ----
 
-  private async runActivity(message: Received<WorkItem>, lease: Lease, local: boolean): Promise<void> {
+  private async runActivity(
+    message: Received<WorkItem>,
+    lease: Lease | undefined,
+    local: boolean,
+  ): Promise<void> {
     const item = message.body;
     if (this.activeWork.has(item.id) || this.doneWork.has(item.id)) {
       await this.release(lease);
@@ -535,7 +576,7 @@ export class DurableEngine {
       this.dispatch(item.instanceId, {
         redelivered: true,
         ack: () => this.release(lease),
-        drop: () => this.leases.delete(lease),
+        drop: () => this.forget(lease),
       });
       return;
     }
@@ -553,7 +594,7 @@ export class DurableEngine {
         }
       },
       drop: () => {
-        this.leases.delete(lease);
+        this.forget(lease);
         this.activeWork.delete(item.id);
       },
     });
@@ -614,10 +655,7 @@ export class DurableEngine {
   }
 
   private pump(): void {
-    while (
-      this.runningSessions < this.options.settings.maxConcurrentOrchestratorFunctions &&
-      this.runnable.length > 0
-    ) {
+    while (this.runningSessions < MAX_SESSIONS && this.runnable.length > 0) {
       const session = this.runnable.shift()!;
       if (session.running || session.queue.length === 0) continue;
       session.running = true;
@@ -868,6 +906,28 @@ function projectionChanged(before: InstanceRecord, after: InstanceRecord): boole
     before.entity?.state !== after.entity?.state ||
     before.entity?.exists !== after.entity?.exists
   );
+}
+
+/** Activities the current execution scheduled that have no result in its history. */
+function unanswered(snapshot: Snapshot): WorkItem[] {
+  const { record, history } = snapshot;
+  const answered = new Set<number>();
+  for (const e of history) {
+    if (e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed)
+      answered.add(e.TaskScheduledId!);
+  }
+  return history
+    .filter(
+      (e) => e.EventType === EventType.TaskScheduled && e.Input !== undefined && !answered.has(e.EventId),
+    )
+    .map((e) => ({
+      id: `${record.instanceId}|${record.executionId}|${e.EventId}`,
+      instanceId: record.instanceId,
+      executionId: record.executionId,
+      taskId: e.EventId,
+      name: e.Name!,
+      input: e.Input!,
+    }));
 }
 
 /** The part of a record's outbox that may still matter given `history` (of the current execution). */
