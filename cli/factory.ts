@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
     if (!file) continue;
     let command: Command;
     try {
-      command = (await import(path.join(__dirname, 'commands', file))) as Command;
+      command = require(path.join(__dirname, 'commands', file)) as Command;
     } catch (err) {
       if (
         (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ||

@@ -14,12 +14,11 @@ import type { FaultProfileInput } from './azure-sim/faults/schema';
 import { type AzuriteInstance, startAzurite } from './azurite';
 import { type Clock, clockEnv, createClock } from './clock';
 
-export const PROJECT_ROOT = path.resolve(
-  __dirname,
-  '..',
-  '..',
-  __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '',
-);
+/** The project root, whether this runs from source (local/) or from the build (dist/local/). */
+export const PROJECT_ROOT =
+  path.basename(path.dirname(__dirname)) === 'dist'
+    ? path.resolve(__dirname, '..', '..')
+    : path.resolve(__dirname, '..');
 const HOST_CLI = path.join(PROJECT_ROOT, 'dist', 'local', 'host', 'cli.js');
 const LIFECYCLE_TOPIC = 'factory-lifecycle';
 /** Real ms the host gets to print "Host started". */
@@ -108,6 +107,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     MIGRATE_VAULT_NAME: migrateProject.vault,
     MIGRATE_ASSESSMENT_GROUP: migrateProject.assessmentGroup,
     MIGRATE_ASSESSMENT_NAME: migrateProject.assessment,
+    // The vCenter run-as account Az.Migrate reads from the OffAzure site; discovery is outside the SDKs.
+    MIGRATE_RUN_AS_ACCOUNT_ID: `/subscriptions/${options.estate.subscriptionId}/resourceGroups/${migrateProject.resourceGroup}/providers/Microsoft.OffAzure/VMwareSites/${migrateProject.name}site/runasaccounts/vcenter`,
     MANAGED_RESOURCE_GROUPS: options.estate.resourceGroups.map((g) => g.name).join(','),
     LIFECYCLE_TOPIC_ENDPOINT: `${sim.armUrl}${topicPath(LIFECYCLE_TOPIC)}`,
     LIFECYCLE_TOPIC_KEY: topicKey,

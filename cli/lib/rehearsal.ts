@@ -1,0 +1,272 @@
+/**
+ * A rehearsal: the whole local stack (Azurite, simulated Azure, local host), one wave submitted
+ * through the HTTP API like an operator would, watched until every machine is final, with
+ * optional chaos (the host SIGKILLed at random moments) and a summary whose ledger is counted by
+ * the simulator and the host rather than by the factory's own records.
+ */
+import { createWriteStream, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { InvalidFileError, loadEstateFile, loadFaultsFile } from '../../local/azure-sim/estate/load';
+import type { Estate } from '../../local/azure-sim/estate/schema';
+import type { FaultProfile } from '../../local/azure-sim/faults/schema';
+import { type Stack, startStack } from '../../local/stack';
+import {
+  checkPlanCsv,
+  checkPlanJson,
+  type Inventory,
+  inventoryFromEstate,
+  type Plan,
+  type PlanInput,
+  type Problem,
+  timingWith,
+  waveLowerBoundMinutes,
+} from '../../src/domain';
+import { FactoryApi, type WaveView } from './api';
+import { finishedCount, waveProgress } from './progress';
+
+export interface RehearsalOptions {
+  estateFile: string;
+  planFile?: string;
+  faultsFile?: string;
+  cutover?: 'auto' | 'approval';
+  approveAll: boolean;
+  chaosKills: number;
+  /** Virtual seconds per real second. */
+  timeScale: number;
+  /** Seed of the chaos moments. */
+  seed: number;
+  progress: boolean;
+  log: (line: string) => void;
+  /** File that receives everything the local host prints. */
+  hostLogFile?: string;
+}
+
+export interface RehearsalSummary {
+  waveId: string;
+  machines: number;
+  onboarded: number;
+  failed: number;
+  cancelled: number;
+  notFinished: number;
+  virtualMakespanHours: number;
+  lowerBoundHours: number;
+  efficiency: number;
+  wallSeconds: number;
+  chaosKills: number;
+  ledger: {
+    armReads: number;
+    armWrites: number;
+    duplicateMigrateCalls: number;
+    leakedTestVms: number;
+    undeletedMigrationItems: number;
+    functionExecutions: number;
+  };
+}
+
+export type RehearsalOutcome =
+  | { kind: 'invalid'; problems: Problem[] }
+  | { kind: 'finished'; summary: RehearsalSummary; wave: WaveView };
+
+/** Problems with the input files, as the CLI reports them: nothing is started. */
+export class RehearsalInputError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+/** Real ms between two reads of the wave. */
+const POLL_MS = 500;
+
+/** The default wave of contracts.md section 4: every Suitable or ConditionallySuitable machine. */
+export function defaultPlan(estate: Estate, inventory: Inventory, cutover: 'auto' | 'approval'): PlanInput {
+  const targetGroup = estate.resourceGroups[0]?.name;
+  const [network, testNetwork] = estate.virtualNetworks;
+  if (!targetGroup || !network) {
+    throw new RehearsalInputError(['the estate has no resource group or virtual network to migrate into']);
+  }
+  const machines = inventory.machines.filter(
+    (m) => m.assessment?.suitability === 'Suitable' || m.assessment?.suitability === 'ConditionallySuitable',
+  );
+  const { migrateProject } = estate;
+  return {
+    name: `rehearsal-${path.basename(migrateProject.name)}`,
+    settings: { cutover: { mode: cutover } },
+    migrateProject: {
+      subscriptionId: estate.subscriptionId,
+      resourceGroup: migrateProject.resourceGroup,
+      name: migrateProject.name,
+      assessment: migrateProject.assessment,
+      group: migrateProject.assessmentGroup,
+    },
+    machines: machines.map((m) => ({
+      sourceName: m.name,
+      target: {
+        resourceGroup: targetGroup,
+        virtualNetwork: network.name,
+        subnet: network.subnets[0]?.name ?? 'default',
+        ...(testNetwork
+          ? { testNetwork: testNetwork.name, testSubnet: testNetwork.subnets[0]?.name ?? 'default' }
+          : {}),
+        useAssessment: true,
+      },
+    })),
+  };
+}
+
+interface PreparedPlan {
+  body: { type: 'application/json' | 'text/csv'; text: string };
+  plan: Plan;
+}
+
+function preparePlan(
+  options: RehearsalOptions,
+  estate: Estate,
+  inventory: Inventory,
+): PreparedPlan | Problem[] {
+  const cutover = options.cutover ?? 'auto';
+  if (!options.planFile) {
+    const input = defaultPlan(estate, inventory, cutover);
+    const check = checkPlanJson(input, { inventory });
+    if (!check.plan) return check.problems;
+    return { body: { type: 'application/json', text: JSON.stringify(input) }, plan: check.plan };
+  }
+  const text = readFileSync(options.planFile, 'utf8');
+  const isJson = path.extname(options.planFile).toLowerCase() === '.json' || text.trimStart().startsWith('{');
+  if (isJson) {
+    const value = JSON.parse(text) as { settings?: Record<string, unknown> };
+    if (options.cutover) value.settings = { ...value.settings, cutover: { mode: options.cutover } };
+    const check = checkPlanJson(value, { inventory });
+    if (!check.plan || check.problems.length > 0) return check.problems;
+    return { body: { type: 'application/json', text: JSON.stringify(value) }, plan: check.plan };
+  }
+  const name = path.basename(options.planFile, path.extname(options.planFile));
+  const check = checkPlanCsv(text, { name, settings: { cutover: { mode: cutover } } }, { inventory });
+  if (!check.plan || check.problems.length > 0) return check.problems;
+  return { body: { type: 'text/csv', text }, plan: check.plan };
+}
+
+function loadInputs(options: RehearsalOptions): { estate: Estate; faults?: FaultProfile } {
+  const problems: string[] = [];
+  let estate: Estate | undefined;
+  let faults: FaultProfile | undefined;
+  try {
+    estate = loadEstateFile(options.estateFile);
+  } catch (err) {
+    problems.push(
+      err instanceof InvalidFileError ? err.message : `${options.estateFile}: ${(err as Error).message}`,
+    );
+  }
+  if (options.faultsFile) {
+    try {
+      faults = loadFaultsFile(options.faultsFile);
+    } catch (err) {
+      problems.push(
+        err instanceof InvalidFileError ? err.message : `${options.faultsFile}: ${(err as Error).message}`,
+      );
+    }
+  }
+  if (!estate || problems.length > 0) throw new RehearsalInputError(problems);
+  return { estate, ...(faults ? { faults } : {}) };
+}
+
+/** A small seeded generator (mulberry32) for the chaos moments, so a rehearsal can be repeated. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function rehearse(options: RehearsalOptions): Promise<RehearsalOutcome> {
+  const { estate, faults } = loadInputs(options);
+  const inventory = inventoryFromEstate(estate);
+  const prepared = preparePlan(options, estate, inventory);
+  if (Array.isArray(prepared)) return { kind: 'invalid', problems: prepared };
+  const timing = timingWith(estate.timing);
+  const lowerBoundMinutes = waveLowerBoundMinutes(prepared.plan, inventory, timing);
+
+  const hostLog = options.hostLogFile ? createWriteStream(options.hostLogFile) : undefined;
+  const wallStart = Date.now();
+  const stack: Stack = await startStack({
+    estate,
+    ...(faults ? { faults } : {}),
+    timeScale: options.timeScale,
+    log: options.log,
+    ...(hostLog ? { hostLog: (line: string) => hostLog.write(`${line}\n`) } : {}),
+  });
+  try {
+    const api = new FactoryApi({ baseUrl: stack.baseUrl, key: stack.functionKey });
+    const submitted = await api.submitWave(prepared.body);
+    const virtualStart = stack.clock.now();
+    options.log(`Wave ${submitted.id} submitted: ${submitted.machineCount} machines`);
+    const random = seeded(options.seed);
+    // Chaos moments as fractions of the wave's expected real duration (from the lower bound).
+    const expectedRealMs = (lowerBoundMinutes * 60_000) / options.timeScale;
+    const killAt = Array.from(
+      { length: options.chaosKills },
+      () => wallStart + (0.1 + 0.8 * random()) * expectedRealMs,
+    ).sort((a, b) => a - b);
+    let kills = 0;
+    let finishedAtVirtual: number | undefined;
+    const bars = options.progress ? waveProgress() : undefined;
+    let wave: WaveView;
+    for (;;) {
+      if (kills < killAt.length && Date.now() >= killAt[kills]!) {
+        kills += 1;
+        bars?.update(
+          await api.wave(submitted.id).catch(() => submitted),
+          `(killing the host: ${kills}/${killAt.length})`,
+        );
+        await stack.crashHost();
+      }
+      wave = await api.wave(submitted.id);
+      bars?.update(wave, kills > 0 ? `(host killed ${kills}x)` : '');
+      if (options.approveAll && (wave.counts.AwaitingApproval ?? 0) > 0) {
+        await api.act(submitted.id, 'approve', { approver: 'factory rehearse --approve-all' });
+      }
+      if (finishedCount(wave) === wave.machineCount && wave.status !== 'Running') {
+        finishedAtVirtual = stack.clock.now();
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    bars?.stop();
+    // Let the last deliveries and clean-ups settle before counting leaks: read the ledger now.
+    const ledger = stack.sim.core.ledgerSummary();
+    const makespanHours = (finishedAtVirtual - virtualStart) / 3_600_000;
+    const lowerBoundHours = lowerBoundMinutes / 60;
+    const summary: RehearsalSummary = {
+      waveId: submitted.id,
+      machines: wave.machineCount,
+      onboarded: wave.counts.Done ?? 0,
+      failed: wave.counts.Failed ?? 0,
+      cancelled: wave.counts.Cancelled ?? 0,
+      notFinished: wave.machineCount - finishedCount(wave),
+      virtualMakespanHours: round(makespanHours),
+      lowerBoundHours: round(lowerBoundHours),
+      efficiency: makespanHours > 0 ? round(lowerBoundHours / makespanHours) : 0,
+      wallSeconds: round((Date.now() - wallStart) / 1000),
+      chaosKills: kills,
+      ledger: {
+        armReads: ledger.armReads,
+        armWrites: ledger.armWrites,
+        duplicateMigrateCalls: ledger.duplicateMigrateCalls,
+        leakedTestVms: ledger.leakedTestVms,
+        undeletedMigrationItems: ledger.undeletedMigrationItems,
+        functionExecutions: await stack.functionExecutions(),
+      },
+    };
+    return { kind: 'finished', summary, wave };
+  } finally {
+    await stack.stop();
+    hostLog?.end();
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
