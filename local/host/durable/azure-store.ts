@@ -81,6 +81,20 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
   await Promise.all(workers);
 }
 
+function statusEntity(record: InstanceRecord): Entity {
+  const view: InstanceRecord = { ...record, outbox: { control: [], work: [] } };
+  return {
+    partitionKey: record.instanceId,
+    rowKey: '',
+    Name: record.name,
+    RuntimeStatus: record.status,
+    CreatedTime: new Date(record.createdTime),
+    LastUpdatedTime: new Date(record.lastUpdatedTime),
+    IsEntity: record.instanceId.startsWith('@'),
+    ...pack('R', JSON.stringify(view)),
+  };
+}
+
 interface Handle {
   messageId: string;
   popReceipt: string;
@@ -376,20 +390,17 @@ export class AzureStore implements DurableStore {
   }
 
   async writeStatus(record: InstanceRecord): Promise<void> {
-    const view: InstanceRecord = { ...record, outbox: { control: [], work: [] } };
-    await this.instances.upsertEntity(
-      {
-        partitionKey: record.instanceId,
-        rowKey: '',
-        Name: record.name,
-        RuntimeStatus: record.status,
-        CreatedTime: new Date(record.createdTime),
-        LastUpdatedTime: new Date(record.lastUpdatedTime),
-        IsEntity: record.instanceId.startsWith('@'),
-        ...pack('R', JSON.stringify(view)),
-      },
-      'Replace',
-    );
+    await this.instances.upsertEntity(statusEntity(record), 'Replace');
+  }
+
+  async createStatus(record: InstanceRecord): Promise<boolean> {
+    try {
+      await this.instances.createEntity(statusEntity(record));
+      return true;
+    } catch (error) {
+      if (isStatus(error, 409)) return false;
+      throw error;
+    }
   }
 
   async queryStatus(query: StatusQuery): Promise<{ records: InstanceRecord[]; continuation?: string }> {

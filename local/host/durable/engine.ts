@@ -77,6 +77,8 @@ class Slots {
 
 interface Inbound {
   incoming?: Incoming;
+  /** The start of an instance that has no stored state (nothing to load). */
+  fresh?: boolean;
   operation?: EntityOperation;
   redelivered: boolean;
   /** Deletes the message(s) behind this input: its effect is committed. */
@@ -210,8 +212,6 @@ export class DurableEngine {
     input: string | undefined,
   ): Promise<{ instanceId: string } | { conflict: InstanceRecord }> {
     const id = instanceId || randomUUID().replaceAll('-', '');
-    const existing = await this.store.readStatus(id);
-    if (existing && !TERMINAL_STATUSES.has(existing.status)) return { conflict: existing };
     const now = this.options.clock.now();
     const executionId = randomUUID().replaceAll('-', '');
     const start = newEvent(EventType.ExecutionStarted, now, {
@@ -219,7 +219,7 @@ export class DurableEngine {
       ...(input === undefined ? {} : { Input: input }),
       ExecutionId: executionId,
     });
-    await this.store.writeStatus({
+    const pending: InstanceRecord = {
       instanceId: id,
       name,
       executionId,
@@ -230,8 +230,26 @@ export class DurableEngine {
       exec: emptyExecution(),
       outbox: { control: [], work: [] },
       historyCount: 0,
-    });
-    await this.send([{ kind: 'event', id: `${id}|${executionId}|start`, instanceId: id, event: start }], []);
+    };
+    // Creating the row answers "is the id free?" in one request; only a reused id needs a read.
+    const fresh = await this.store.createStatus(pending);
+    if (!fresh) {
+      const existing = await this.store.readStatus(id);
+      if (existing && !TERMINAL_STATUSES.has(existing.status)) return { conflict: existing };
+      await this.store.writeStatus(pending);
+    }
+    await this.send(
+      [
+        {
+          kind: 'event',
+          id: `${id}|${executionId}|start`,
+          instanceId: id,
+          event: start,
+          ...(fresh ? { fresh } : {}),
+        },
+      ],
+      [],
+    );
     return { instanceId: id };
   }
 
@@ -499,6 +517,7 @@ export class DurableEngine {
           messageId: body.id,
           ...(body.executionId ? { executionId: body.executionId } : {}),
         },
+        ...(body.fresh && local ? { fresh: true } : {}),
         redelivered,
         ack,
         drop,
@@ -688,7 +707,8 @@ export class DurableEngine {
     const batch = session.queue.splice(0);
     try {
       if (!session.loaded) {
-        session.snapshot = await this.store.load(session.instanceId);
+        // A conflict on commit proves the guess wrong, and the catch below reloads.
+        session.snapshot = batch[0]?.fresh ? undefined : await this.store.load(session.instanceId);
         session.loaded = true;
       }
       const result = isEntityId(session.instanceId)

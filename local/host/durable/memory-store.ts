@@ -153,6 +153,12 @@ export class MemoryStore implements DurableStore {
     this.statuses.set(record.instanceId, structuredClone({ ...record, outbox: { control: [], work: [] } }));
   }
 
+  async createStatus(record: InstanceRecord): Promise<boolean> {
+    if (this.statuses.has(record.instanceId)) return false;
+    await this.writeStatus(record);
+    return true;
+  }
+
   async queryStatus(query: StatusQuery): Promise<{ records: InstanceRecord[]; continuation?: string }> {
     const all = [...this.statuses.values()]
       .filter((record) => matchesQuery(record, query))

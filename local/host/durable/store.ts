@@ -144,6 +144,8 @@ export interface DurableStore {
   /** The read model served by status queries. */
   readStatus(instanceId: string): Promise<InstanceRecord | undefined>;
   writeStatus(record: InstanceRecord): Promise<void>;
+  /** Writes the read model of an instance that has none yet; false (and no write) if it exists. */
+  createStatus(record: InstanceRecord): Promise<boolean>;
   queryStatus(query: StatusQuery): Promise<{ records: InstanceRecord[]; continuation?: string }>;
   /** Deletes everything about an instance; false if there was nothing. */
   purge(instanceId: string): Promise<boolean>;
