@@ -113,18 +113,20 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
       withdraw();
       const at = nowIso(context);
       // Machines that never started end Cancelled here; nothing of theirs exists in Azure.
-      yield context.df.Task.all(
-        pending.map((m, index) =>
-          context.df.callActivity(ACTIVITY.recordStage, {
-            waveId,
-            name: m.name,
-            to: 'Cancelled',
-            at,
-            changeId: `${context.df.instanceId}:cancel:${index}`,
-            reason: 'the wave was cancelled before the machine started',
-          }),
-        ),
-      );
+      if (pending.length > 0) {
+        yield context.df.Task.all(
+          pending.map((m, index) =>
+            context.df.callActivity(ACTIVITY.recordStage, {
+              waveId,
+              name: m.name,
+              to: 'Cancelled',
+              at,
+              changeId: `${context.df.instanceId}:cancel:${index}`,
+              reason: 'the wave was cancelled before the machine started',
+            }),
+          ),
+        );
+      }
       for (const m of pending) results.set(m.name, { name: m.name, stage: 'Cancelled' });
       pending = [];
       yield* notify('Cancel');
@@ -137,7 +139,7 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
     }
 
     const counts = tally(pending.length, running.size, results.values());
-    context.df.setCustomStatus({ ...counts, paused, cancelled });
+    context.df.setCustomStatus({ ...counts, paused, cancelRequested: cancelled });
     if (pending.length === 0 && running.size === 0) break;
 
     const started: df.Task[] = [];

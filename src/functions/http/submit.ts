@@ -3,7 +3,7 @@
  * Azure and against the other waves, and only when nothing is wrong create the wave in the journal
  * and start its orchestration. A plan with problems changes nothing anywhere.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { DurableClient } from 'durable-functions';
 import { parsePlanCsv } from '../../domain/csv';
 import { waveInstanceId } from '../../domain/names';
@@ -39,9 +39,16 @@ export interface SubmitRequest {
   at: string;
 }
 
-/** A short, sortable, unique wave id: the UTC date and 8 random hex digits. */
-export function newWaveId(at: string): string {
-  return `${at.slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`;
+/**
+ * A short unique wave id: the UTC date and 8 hex digits, random, or taken from the Idempotency-Key
+ * so that a retried submission builds the very same request (the journal compares them).
+ */
+export function newWaveId(at: string, idempotencyKey?: string): string {
+  const suffix =
+    idempotencyKey === undefined
+      ? randomBytes(4).toString('hex')
+      : createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 8);
+  return `${at.slice(0, 10).replaceAll('-', '')}-${suffix}`;
 }
 
 function parse(body: PlanBody): PlanParseResult {
@@ -106,12 +113,18 @@ export async function submitWave(
     ),
     services.journal.findActive(names),
   ]);
-  const checked = check(request.body, { inventory, vmSizes, activeMachines: active.map((a) => a.name) });
-  const problems = sortProblems([...checked.problems, ...projectProblems(parsed, services)]);
-  if (problems.length > 0 || checked.plan === undefined) {
-    const conflict = problems.length > 0 && problems.every((p) => p.code === 'MACHINE_IN_ACTIVE_WAVE');
-    return { kind: conflict ? 'conflict' : 'invalid', problems };
+  let checked = check(request.body, { inventory, vmSizes, activeMachines: active.map((a) => a.name) });
+  let problems = sortProblems([...checked.problems, ...projectProblems(parsed, services)]);
+  const conflict = problems.length > 0 && problems.every((p) => p.code === 'MACHINE_IN_ACTIVE_WAVE');
+  if (conflict && request.idempotencyKey !== undefined) {
+    // A retried submission finds its own machines active: the journal tells a replay of the same
+    // request (the same wave) from a real conflict (machinesActive) by the key.
+    checked = check(request.body, { inventory, vmSizes });
+    problems = sortProblems([...checked.problems, ...projectProblems(parsed, services)]);
+  } else if (conflict) {
+    return { kind: 'conflict', problems };
   }
+  if (problems.length > 0 || checked.plan === undefined) return { kind: 'invalid', problems };
   return createAndStart(services, client, request, checked.plan, inventory);
 }
 
@@ -122,7 +135,7 @@ async function createAndStart(
   plan: Plan,
   inventory: Awaited<ReturnType<typeof loadInventory>>['inventory'],
 ): Promise<SubmitOutcome> {
-  const waveId = newWaveId(request.at);
+  const waveId = newWaveId(request.at, request.idempotencyKey);
   const resolved = resolvePlan(plan, inventory);
   const settings = waveSettings(services.config, plan.settings, inventory);
   const created = await services.journal.createWave(
@@ -142,17 +155,19 @@ async function createAndStart(
   );
   if (created.kind === 'keyReused' || created.kind === 'machinesActive') return created;
   let wave = created.wave;
-  if (wave.status === 'Creating') {
+  const instanceId = waveInstanceId(wave.id);
+  // A retried submission whose first attempt stopped before starting the orchestration starts it now.
+  if (
+    wave.status === 'Running' &&
+    (wave.instanceId === undefined || !(await instanceExists(client, instanceId)))
+  ) {
     const input: WaveInput = {
       waveId: wave.id,
       machines: resolved.map((machine) => waveMachine(machine, inventory)),
       settings: wave.options.settings as WaveInput['settings'],
     };
-    const instanceId = waveInstanceId(wave.id);
-    if (!(await instanceExists(client, instanceId))) {
-      await client.startNew(WAVE, { instanceId, input });
-    }
-    wave = await services.journal.updateWave(wave.id, { status: 'Running', instanceId, at: request.at });
+    if (!(await instanceExists(client, instanceId))) await client.startNew(WAVE, { instanceId, input });
+    wave = await services.journal.updateWave(wave.id, { instanceId, at: request.at });
   }
   return { kind: 'accepted', wave, created: created.kind === 'created' };
 }

@@ -1,0 +1,182 @@
+/**
+ * End to end on the full local stack: a wave submitted over HTTP runs every machine to Done under
+ * the appliance limit; approval gates; cancel; CSV plans; defective plans change nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGateways } from '../../src/azure';
+import { createCredential, loadConfig } from '../../src/config';
+import { planToCsv } from '../../src/domain/csv';
+import { planSchema } from '../../src/domain/plan';
+import { machineNames, planOf, type Stack, startStack, until } from './pipeline-support';
+
+interface WaveView {
+  id: string;
+  status: string;
+  counts: Record<string, number>;
+  machines: { name: string; stage: string; approvedBy?: string }[];
+}
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ machines: 40, capacity: 10 });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function submit(body: unknown, headers: Record<string, string> = {}) {
+  return stack.api('waves', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+async function wave(id: string): Promise<WaveView> {
+  const res = await stack.api(`waves/${id}?pageSize=100`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as WaveView;
+}
+
+const finished = (w: WaveView) => w.status === 'Completed' || w.status === 'Cancelled';
+
+describe('a 25-machine wave', () => {
+  it('takes every machine to Done within the appliance limit, leaving nothing behind', async () => {
+    const names = machineNames(40).slice(0, 25);
+    const res = await submit(planOf(names, { name: 'twenty-five' }), { 'idempotency-key': 'wave-25' });
+    expect(res.status).toBe(202);
+    const accepted = (await res.json()) as { id: string; links: { self: string } };
+    expect(res.headers.get('location')).toBe(accepted.links.self);
+    // The same key again: the same wave, nothing new started.
+    const again = await submit(planOf(names, { name: 'twenty-five' }), { 'idempotency-key': 'wave-25' });
+    expect(((await again.json()) as { id: string }).id).toBe(accepted.id);
+
+    const done = await until(() => wave(accepted.id), finished, 'the wave to finish', 110_000);
+    expect(done.status).toBe('Completed');
+    expect(done.counts.Done).toBe(25);
+    expect(done.machines.map((m) => m.stage)).toEqual(Array(25).fill('Done'));
+    // The simulator refuses (409) an enable beyond the appliance's limit of 10: none was refused.
+    const refused = stack.sim.core.ledgerEntries().filter((e) => e.method === 'PUT' && e.status === 409);
+    expect(refused).toEqual([]);
+    const ledger = stack.sim.core.ledgerSummary();
+    expect(ledger).toMatchObject({ duplicateMigrateCalls: 0, leakedTestVms: 0, undeletedMigrationItems: 0 });
+
+    const timeline = (await (await stack.api(`waves/${accepted.id}/machines/${names[0]}`)).json()) as {
+      timeline: { to?: string }[];
+    };
+    const stages = timeline.timeline.map((e) => e.to);
+    for (const stage of [
+      'Validating',
+      'Replicating',
+      'InitialSeeding',
+      'TestMigrating',
+      'Testing',
+      'CleaningUpTest',
+      'MigratingCutover',
+      'Completing',
+      'Onboarding',
+      'Done',
+    ]) {
+      expect(stages).toContain(stage);
+    }
+  });
+});
+
+describe('approval', () => {
+  it('holds machines at AwaitingApproval until someone approves, and records who', async () => {
+    const names = machineNames(40).slice(25, 27);
+    const res = await submit(planOf(names, { cutover: { mode: 'approval' }, name: 'approval' }));
+    const { id } = (await res.json()) as { id: string };
+    await until(
+      () => wave(id),
+      (w) => w.counts.AwaitingApproval === 2,
+      'both machines to await approval',
+    );
+    expect((await stack.api(`waves/${id}/approve`, { method: 'POST' })).status).toBe(400);
+    const approved = await stack.api(`waves/${id}/approve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ approver: 'alice@contoso.com' }),
+    });
+    expect(approved.status).toBe(202);
+    expect(((await approved.json()) as { approved: string[] }).approved.sort()).toEqual(names);
+    const done = await until(() => wave(id), finished, 'the approved wave to finish');
+    expect(done.counts.Done).toBe(2);
+    expect(done.machines.map((m) => m.approvedBy)).toEqual(['alice@contoso.com', 'alice@contoso.com']);
+  });
+});
+
+describe('cancel', () => {
+  it('cancels running and waiting machines and leaves nothing in Azure', async () => {
+    const names = machineNames(40).slice(27, 32);
+    const res = await submit(planOf(names, { name: 'to cancel' }));
+    const { id } = (await res.json()) as { id: string };
+    await until(
+      () => wave(id),
+      (w) => (w.counts.InitialSeeding ?? 0) > 0,
+      'a machine to seed',
+    );
+    expect((await stack.api(`waves/${id}/cancel`, { method: 'POST' })).status).toBe(202);
+    const done = await until(() => wave(id), finished, 'the cancelled wave to finish');
+    expect(done.status).toBe('Cancelled');
+    expect(done.machines.every((m) => m.stage === 'Cancelled' || m.stage === 'Done')).toBe(true);
+    expect(done.counts.Cancelled).toBeGreaterThan(0);
+    const { items } = await listItems();
+    const cancelled = done.machines.filter((m) => m.stage === 'Cancelled').map((m) => m.name);
+    expect(items.filter((name) => cancelled.includes(name))).toEqual([]);
+    expect(stack.sim.core.ledgerSummary().leakedTestVms).toBe(0);
+  });
+});
+
+/** Names of the migration items in the vault, read through the app's own gateway (real SDK). */
+async function listItems(): Promise<{ items: string[] }> {
+  const config = loadConfig();
+  const gateways = createGateways(config, createCredential(config));
+  const items: string[] = [];
+  for await (const item of gateways.migration.list()) items.push(item.machineName ?? item.name);
+  return { items };
+}
+
+describe('plans', () => {
+  it('runs an Input.csv plan and reports it as CSV', async () => {
+    const names = machineNames(40).slice(32, 34);
+    const plan = planSchema.parse(planOf(names, { name: 'csv' }));
+    const res = await stack.api('waves?name=csv-wave', {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: planToCsv(plan),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const done = await until(() => wave(id), finished, 'the CSV wave to finish');
+    expect(done.counts.Done).toBe(2);
+    const report = await stack.api(`waves/${id}/report.csv`);
+    expect(report.headers.get('content-type')).toContain('text/csv');
+    const lines = (await report.text()).trim().split(/\r?\n/);
+    expect(lines[0]).toContain('SOURCE_MACHINE_NAME');
+    expect(
+      lines
+        .slice(1)
+        .map((l) => l.split(',')[0])
+        .sort(),
+    ).toEqual(names);
+  });
+
+  it('refuses a defective plan with every problem and writes nothing to Azure', async () => {
+    const writesBefore = stack.sim.core.ledgerSummary().armWrites;
+    const plan = planOf(['no-such-vm', 'app-40', 'app-40']);
+    plan.machines[1]!.target.resourceGroup = 'rg-missing';
+    const res = await submit(plan);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    const body = (await res.json()) as { problems: { row: number; code: string }[] };
+    const codes = body.problems.map((p) => `${p.row}:${p.code}`);
+    expect(codes).toEqual(
+      expect.arrayContaining(['1:UNKNOWN_MACHINE', '2:UNKNOWN_RESOURCE_GROUP', '3:DUPLICATE_MACHINE']),
+    );
+    expect(stack.sim.core.ledgerSummary().armWrites).toBe(writesBefore);
+    const waves = (await (await stack.api('waves')).json()) as { items: { name: string }[] };
+    expect(waves.items.map((w) => w.name)).not.toContain('e2e wave');
+  });
+});
