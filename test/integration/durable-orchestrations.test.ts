@@ -113,6 +113,12 @@ describe('orchestrations', () => {
     expect(fired).toEqual([3 * DAY, 7 * DAY]);
   });
 
+  it('makes durable HTTP calls', async () => {
+    const id = await api.start('httpCall', `${host.baseUrl}/api/ping`);
+    const status = await api.finished(id);
+    expect(status.output).toEqual({ statusCode: 200, content: { pong: true } });
+  });
+
   it('races an external event against a timer: the event wins', async () => {
     const id = await api.start('approval', { timeoutMinutes: 365 * 24 * 60 });
     await api.waitFor(id, (s) => s.runtimeStatus === 'Running');

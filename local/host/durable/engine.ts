@@ -52,6 +52,8 @@ const DONE_WORK_MEMORY = 100_000;
  * invocations; loading and committing state overlap beyond it, since storage latency dominates.
  */
 const MAX_SESSIONS = 256;
+/** Real ms: durable timers due within this fire from an in-process timer. */
+const LOCAL_TIMER_MS = 60_000;
 
 /** A counting semaphore. */
 class Slots {
@@ -127,6 +129,7 @@ export class DurableEngine {
     [];
   private readonly doneWork = new Set<string>();
   private readonly abort = new AbortController();
+  private readonly localTimers = new Set<NodeJS.Timeout>();
   private readonly loops: Promise<void>[] = [];
   private readonly idleWaiters = new Set<() => void>();
   private capacityWaiter: (() => void) | undefined;
@@ -199,6 +202,7 @@ export class DurableEngine {
     this.abort.abort();
     this.capacityWaiter?.();
     clearInterval(this.renewTimer);
+    for (const timer of this.localTimers) clearTimeout(timer);
     await Promise.allSettled(this.loops);
     await this.whenIdle();
     await this.store.close();
@@ -404,7 +408,26 @@ export class DurableEngine {
       }
     }
     await Promise.all([
-      ...[...delayed].map(([partition, items]) => store.controlQueues[partition]!.send(items)),
+      ...[...delayed].map(async ([partition, items]) => {
+        const queue = store.controlQueues[partition]!;
+        // Timers due soon fire from an in-process timer, to the millisecond; their queue copy (kept
+        // invisible until then) only fires if this process dies first. Later ones wait in the queue.
+        const soon = items.filter((item) => item.delayMs <= LOCAL_TIMER_MS);
+        const later = items.filter((item) => item.delayMs > LOCAL_TIMER_MS);
+        if (later.length > 0) await queue.send(later);
+        if (soon.length === 0) return;
+        const leased = await queue.sendLeased(
+          soon.map((item) => item.body),
+          LOCAL_TIMER_MS + settings.controlQueueVisibilityMs,
+        );
+        leased.forEach((message, i) => {
+          const timer = setTimeout(() => {
+            this.localTimers.delete(timer);
+            if (!this.abort.signal.aborted) this.acceptControl(queue, message, true);
+          }, soon[i]!.delayMs);
+          this.localTimers.add(timer);
+        });
+      }),
       ...[...immediate].map(async ([partition, items]) => {
         const queue = store.controlQueues[partition]!;
         for (const message of await queue.sendLeased(items, settings.controlQueueVisibilityMs)) {
