@@ -235,6 +235,42 @@ describe('instance management', () => {
     await api.client('terminate', id, { reason: 'test done' });
   });
 
+  it('starts a finished instance id again as a new execution', async () => {
+    const id = `again-${randomUUID()}`;
+    await api.start('sequence', ['One'], id);
+    expect((await api.finished(id)).output).toEqual(['Hello, One!']);
+    await api.start('sequence', ['Two'], id);
+    const status = await api.waitFor(
+      id,
+      (s) => s.runtimeStatus === 'Completed' && s.input !== null && (s.input as string[])[0] === 'Two',
+    );
+    expect(status.output).toEqual(['Hello, Two!']);
+  });
+
+  it('purges finished instances by creation time and status', async () => {
+    const from = new Date(Date.now() + 5 * 60_000 * 360_000).toISOString();
+    const ids = await Promise.all([1, 2].map(() => api.start('fanOut', 1)));
+    const running = await api.start('waitForever');
+    await Promise.all(ids.map((id) => api.finished(id)));
+    const created = (await api.status(ids[0]!)).body!.createdTime;
+    const response = await fetch(
+      `${host.baseUrl}/durabletask/instances/?createdTimeFrom=${created}&runtimeStatus=Completed,Running`,
+      { method: 'DELETE' },
+    );
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { instancesDeleted: number }).instancesDeleted).toBeGreaterThanOrEqual(
+      2,
+    );
+    for (const id of ids) expect((await api.status(id)).code).toBe(404);
+    // Running instances are never purged.
+    expect((await api.status(running)).code).toBe(202);
+    const none = await fetch(`${host.baseUrl}/durabletask/instances/?createdTimeFrom=${from}`, {
+      method: 'DELETE',
+    });
+    expect(none.status).toBe(404);
+    await api.client('terminate', running, { reason: 'test done' });
+  });
+
   it('pages status queries with x-ms-continuation-token and filters by status', async () => {
     const from = new Date(Date.now() - 1000).toISOString();
     const ids = await Promise.all([1, 2, 3, 4, 5].map(() => api.start('fanOut', 1)));

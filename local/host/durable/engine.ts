@@ -52,6 +52,9 @@ const DONE_WORK_MEMORY = 100_000;
  * invocations; loading and committing state overlap beyond it, since storage latency dominates.
  */
 const MAX_SESSIONS = 256;
+/** A work item that fails (storage unreachable...) is retried this often, this many ms apart (times the attempt). */
+const MAX_WORK_ITEM_FAILURES = 5;
+const RETRY_DELAY_MS = 1000;
 /** Real ms: durable timers due within this fire from an in-process timer. */
 const LOCAL_TIMER_MS = 60_000;
 
@@ -81,6 +84,8 @@ interface Inbound {
   incoming?: Incoming;
   /** The start of an instance that has no stored state (nothing to load). */
   fresh?: boolean;
+  /** Times the work item carrying this input failed (storage errors). */
+  failures?: number;
   operation?: EntityOperation;
   redelivered: boolean;
   /** Deletes the message(s) behind this input: its effect is committed. */
@@ -747,12 +752,26 @@ export class DurableEngine {
       session.loaded = false;
       session.flushed = false;
       session.snapshot = undefined;
+      for (const inbound of batch) delete inbound.fresh;
       if (error instanceof ConflictError) {
         session.queue.unshift(...batch);
         return;
       }
-      for (const inbound of batch) inbound.drop();
-      throw error;
+      const failures = (batch[0]?.failures ?? 0) + 1;
+      if (failures > MAX_WORK_ITEM_FAILURES || this.abort.signal.aborted) {
+        // Given up: control messages come back when their leases lapse; activities on recovery.
+        for (const inbound of batch) inbound.drop();
+        throw error;
+      }
+      this.options.log(
+        `durable: work item for '${session.instanceId}' failed (attempt ${failures}), retrying: ${String(error)}`,
+      );
+      for (const inbound of batch) inbound.failures = failures;
+      const timer = setTimeout(() => {
+        this.localTimers.delete(timer);
+        for (const inbound of batch) this.dispatch(session.instanceId, inbound);
+      }, RETRY_DELAY_MS * failures);
+      this.localTimers.add(timer);
     }
   }
 
