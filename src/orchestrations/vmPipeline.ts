@@ -135,6 +135,7 @@ class PipelineRun {
   private paused = false;
   private readonly inbox: Inbox<PipelineEvent>;
   private readonly settings: PipelineSettings;
+  private readonly runStartedAt: number;
 
   constructor(
     private readonly context: df.OrchestrationContext,
@@ -143,6 +144,7 @@ class PipelineRun {
     this.inbox = new Inbox(context, PIPELINE_EVENTS);
     this.settings = input.settings;
     this.slotHeld = input.slotHeld;
+    this.runStartedAt = nowMs(context);
   }
 
   *run(): Orchestration<PipelineResult> {
@@ -545,9 +547,10 @@ class PipelineRun {
     });
   }
 
+  /** Unique per change across runs: a retry reuses the instance id, so the run's start time tells runs apart. */
   private changeId(): string {
     this.step++;
-    return `${this.context.df.instanceId}:${this.step}`;
+    return `${this.context.df.instanceId}@${this.runStartedAt}:${this.step}`;
   }
 
   private timing() {

@@ -1,0 +1,80 @@
+/**
+ * End to end with a test migration that always fails (the test VM does not boot): every attempt is
+ * cleaned up before anything else, the failure is recorded with Azure's error and recommended
+ * action, nothing is left behind, and a retry continues from the state in Azure (no second enable).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { machineNames, planOf, type Stack, startStack, until } from './pipeline-support';
+
+interface MachineView {
+  stage: string;
+  failedStage?: string;
+  error?: { code: string; message: string; recommendedAction?: string };
+  timeline: { to?: string; reason?: string }[];
+}
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ machines: 2, capacity: 10, faults: { seed: 7, testMigrationFailureRate: 1 } });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const machine = async (waveId: string, name: string) =>
+  (await (await stack.api(`waves/${waveId}/machines/${name}`)).json()) as MachineView;
+
+describe('a test migration that fails', () => {
+  it('is cleaned up, retried a bounded number of times, and reported with the recommended action', async () => {
+    const [name] = machineNames(1) as [string];
+    const res = await stack.api('waves', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(planOf([name])),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const failed = await until(
+      () => machine(id, name),
+      (m) => m.stage === 'Failed',
+      'the machine to fail',
+    );
+    expect(failed.error?.recommendedAction).toBeTruthy();
+    expect(failed.error?.message).toBeTruthy();
+    const stages = failed.timeline.map((e) => e.to);
+    // Two attempts (the pipeline's bound), each cleaned up before the next step.
+    expect(stages.filter((s) => s === 'TestMigrating')).toHaveLength(2);
+    expect(stages.filter((s) => s === 'CleaningUpTest')).toHaveLength(2);
+    expect(stages.indexOf('CleaningUpTest')).toBeLessThan(stages.lastIndexOf('TestMigrating'));
+    expect(stages).not.toContain('MigratingCutover');
+    expect(failed.timeline.at(-1)?.reason).toMatch(/^failed in (TestMigrating|Testing)/);
+    expect(stack.sim.core.ledgerSummary().leakedTestVms).toBe(0);
+
+    const wave = await until(
+      async () =>
+        (await (await stack.api(`waves/${id}`)).json()) as { status: string; counts: Record<string, number> },
+      (w) => w.status === 'Completed',
+      'the wave to complete',
+    );
+    expect(wave.counts.Failed).toBe(1);
+
+    // A retry runs again from the item's state: replication is not enabled a second time.
+    const enables = () =>
+      stack.sim.core
+        .ledgerEntries()
+        .filter((e) => e.method === 'PUT' && e.resource.includes('replicationmigrationitems')).length;
+    expect(enables()).toBe(1);
+    const retry = await stack.api(`waves/${id}/machines/${name}/retry`, { method: 'POST' });
+    expect(retry.status).toBe(202);
+    const again = await until(
+      () => machine(id, name),
+      (m) => m.stage === 'Failed' && m.timeline.filter((e) => e.to === 'TestMigrating').length === 4,
+      'the retried machine to fail again',
+    );
+    expect(again.timeline.filter((e) => e.to === 'Replicating')).toHaveLength(1);
+    expect(enables()).toBe(1);
+    expect(stack.sim.core.ledgerSummary().leakedTestVms).toBe(0);
+    expect((await stack.api(`waves/${id}/machines/${name}/retry`, { method: 'GET' })).status).toBe(404);
+  });
+});
