@@ -62,6 +62,18 @@ describe('a 25-machine wave', () => {
     const ledger = stack.sim.core.ledgerSummary();
     expect(ledger).toMatchObject({ duplicateMigrateCalls: 0, leakedTestVms: 0, undeletedMigrationItems: 0 });
 
+    const firstPage = (await (await stack.api(`waves/${accepted.id}?pageSize=10`)).json()) as WaveView & {
+      continuationToken?: string;
+    };
+    expect(firstPage.machines).toHaveLength(10);
+    const token = encodeURIComponent(firstPage.continuationToken!);
+    const secondPage = (await (
+      await stack.api(`waves/${accepted.id}?pageSize=10&continuationToken=${token}`)
+    ).json()) as WaveView;
+    expect(secondPage.machines.map((m) => m.name)).toEqual(names.slice(10, 20));
+    const listed = (await (await stack.api('waves')).json()) as { items: { id: string; status: string }[] };
+    expect(listed.items).toContainEqual(expect.objectContaining({ id: accepted.id, status: 'Completed' }));
+
     const timeline = (await (await stack.api(`waves/${accepted.id}/machines/${names[0]}`)).json()) as {
       timeline: { to?: string }[];
     };
@@ -80,6 +92,14 @@ describe('a 25-machine wave', () => {
     ]) {
       expect(stages).toContain(stage);
     }
+  });
+});
+
+describe('health', () => {
+  it('answers ok when the settings are valid and the journal answers', async () => {
+    const res = await stack.api('health');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
   });
 });
 
