@@ -8,7 +8,7 @@ import path from 'node:path';
 import { generateEstate } from '../../local/azure-sim/estate/generate';
 import { machineTable } from '../lib/progress';
 import { rehearse } from '../lib/rehearsal';
-import { DEFAULT_TIME_SCALE, summaryText } from './rehearse';
+import { summaryText } from './rehearse';
 
 const MACHINES = 25;
 const SEED = 7;
@@ -28,7 +28,6 @@ export async function run(args: string[]): Promise<number> {
     estateFile,
     approveAll: false,
     chaosKills: 0,
-    timeScale: DEFAULT_TIME_SCALE,
     seed: SEED,
     progress: true,
     log: (line) => process.stderr.write(`${line}\n`),

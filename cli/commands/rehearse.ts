@@ -16,9 +16,6 @@ const USAGE = `usage: factory rehearse --estate FILE [--plan FILE.csv|FILE.json]
                         [--cutover auto|approval] [--approve-all] [--chaos-kills N]
                         [--time-scale X] [--seed S] [--host-log FILE] [--json]`;
 
-/** Virtual seconds per real second unless --time-scale says otherwise: a 4-hour wave in about 24 s. */
-export const DEFAULT_TIME_SCALE = 600;
-
 export function parseRehearseArgs(
   args: string[],
 ): Omit<RehearsalOptions, 'log' | 'progress'> & { json: boolean } {
@@ -32,7 +29,7 @@ export function parseRehearseArgs(
       cutover: { type: 'string' },
       'approve-all': { type: 'boolean', default: false },
       'chaos-kills': { type: 'string', default: '0' },
-      'time-scale': { type: 'string', default: String(DEFAULT_TIME_SCALE) },
+      'time-scale': { type: 'string' },
       seed: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
       'host-log': { type: 'string' },
@@ -58,7 +55,7 @@ export function parseRehearseArgs(
     ...(values.cutover ? { cutover: values.cutover as 'auto' | 'approval' } : {}),
     approveAll: values['approve-all'] === true,
     chaosKills: whole('chaos-kills', values['chaos-kills'], 0),
-    timeScale,
+    ...(timeScale === undefined ? {} : { timeScale }),
     seed: whole('seed', values.seed, 0),
     json: values.json === true,
     ...(values['host-log'] ? { hostLogFile: values['host-log'] } : {}),
@@ -69,7 +66,7 @@ export function summaryText(summary: RehearsalSummary): string {
   const l = summary.ledger;
   return [
     `wave ${summary.waveId}: ${summary.onboarded}/${summary.machines} onboarded, ${summary.failed} failed, ${summary.cancelled} cancelled, ${summary.notFinished} not finished`,
-    `virtual makespan ${summary.virtualMakespanHours} h (lower bound ${summary.lowerBoundHours} h, efficiency ${summary.efficiency}), ${summary.wallSeconds} s wall, ${summary.chaosKills} host kill(s)`,
+    `virtual makespan ${summary.virtualMakespanHours} h (lower bound ${summary.lowerBoundHours} h, efficiency ${summary.efficiency}), ${summary.wallSeconds} s wall at ${summary.timeScale}x, ${summary.chaosKills} host kill(s)`,
     `ledger: ${l.armReads} ARM reads, ${l.armWrites} ARM writes, ${l.functionExecutions} function executions; duplicate migrate calls ${l.duplicateMigrateCalls}, leaked test VMs ${l.leakedTestVms}, undeleted migration items ${l.undeletedMigrationItems}`,
   ].join('\n');
 }

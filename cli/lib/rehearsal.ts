@@ -31,8 +31,8 @@ export interface RehearsalOptions {
   cutover?: 'auto' | 'approval';
   approveAll: boolean;
   chaosKills: number;
-  /** Virtual seconds per real second. */
-  timeScale: number;
+  /** Virtual seconds per real second; default: what rehearses the wave's lower bound in about 45 s. */
+  timeScale?: number;
   /** Seed of the chaos moments. */
   seed: number;
   progress: boolean;
@@ -51,6 +51,7 @@ export interface RehearsalSummary {
   virtualMakespanHours: number;
   lowerBoundHours: number;
   efficiency: number;
+  timeScale: number;
   wallSeconds: number;
   chaosKills: number;
   ledger: {
@@ -72,6 +73,17 @@ export class RehearsalInputError extends Error {
   constructor(readonly problems: string[]) {
     super(problems.join('\n'));
   }
+}
+
+/** Real seconds a rehearsal aims to take when no time scale is given. */
+const TARGET_REAL_SECONDS = 45;
+/** Bounds of the automatic time scale: slow enough for fine-grained timers, fast enough for long waves. */
+const MIN_AUTO_SCALE = 300;
+const MAX_AUTO_SCALE = 20_000;
+
+export function autoTimeScale(lowerBoundMinutes: number): number {
+  const scale = Math.round((lowerBoundMinutes * 60) / TARGET_REAL_SECONDS);
+  return Math.min(MAX_AUTO_SCALE, Math.max(MIN_AUTO_SCALE, scale));
 }
 
 /** Real ms between two reads of the wave. */
@@ -188,13 +200,17 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalOutc
   if (Array.isArray(prepared)) return { kind: 'invalid', problems: prepared };
   const timing = timingWith(estate.timing);
   const lowerBoundMinutes = waveLowerBoundMinutes(prepared.plan, inventory, timing);
+  const timeScale = options.timeScale ?? autoTimeScale(lowerBoundMinutes);
+  options.log(
+    `Time scale ${timeScale}x (lower bound of the wave: ${round(lowerBoundMinutes / 60)} virtual hours)`,
+  );
 
   const hostLog = options.hostLogFile ? createWriteStream(options.hostLogFile) : undefined;
   const wallStart = Date.now();
   const stack: Stack = await startStack({
     estate,
     ...(faults ? { faults } : {}),
-    timeScale: options.timeScale,
+    timeScale,
     log: options.log,
     ...(hostLog ? { hostLog: (line: string) => hostLog.write(`${line}\n`) } : {}),
   });
@@ -205,7 +221,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalOutc
     options.log(`Wave ${submitted.id} submitted: ${submitted.machineCount} machines`);
     const random = seeded(options.seed);
     // Chaos moments as fractions of the wave's expected real duration (from the lower bound).
-    const expectedRealMs = (lowerBoundMinutes * 60_000) / options.timeScale;
+    const expectedRealMs = (lowerBoundMinutes * 60_000) / timeScale;
     const killAt = Array.from(
       { length: options.chaosKills },
       () => wallStart + (0.1 + 0.8 * random()) * expectedRealMs,
@@ -249,6 +265,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalOutc
       virtualMakespanHours: round(makespanHours),
       lowerBoundHours: round(lowerBoundHours),
       efficiency: makespanHours > 0 ? round(lowerBoundHours / makespanHours) : 0,
+      timeScale,
       wallSeconds: round((Date.now() - wallStart) / 1000),
       chaosKills: kills,
       ledger: {
