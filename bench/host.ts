@@ -16,13 +16,22 @@ const SAMPLE_APP = path.resolve(__dirname, '..', 'test', 'fixtures', 'sample-app
 
 interface Figures {
   store: string;
-  sequence: { instances: number; seconds: number; orchestrationsPerSecond: number; activitiesPerSecond: number };
+  sequence: {
+    instances: number;
+    seconds: number;
+    orchestrationsPerSecond: number;
+    activitiesPerSecond: number;
+  };
   fanOut: { activities: number; seconds: number; activitiesPerSecond: number };
 }
 
 async function post(url: string, body?: unknown): Promise<string> {
-  const response = await fetch(url, { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  if (response.status !== 202) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
+  const response = await fetch(url, {
+    method: 'POST',
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (response.status !== 202)
+    throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
   return ((await response.json()) as { id: string }).id;
 }
 
@@ -45,18 +54,28 @@ async function waitAll(baseUrl: string, ids: string[]): Promise<void> {
   const set = new Set(ids);
   while ((await unfinished(baseUrl, set)) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
   for (const id of ids) {
-    const status = (await (await fetch(`${baseUrl}/durabletask/instances/${id}`)).json()) as { runtimeStatus: string };
+    const status = (await (await fetch(`${baseUrl}/durabletask/instances/${id}`)).json()) as {
+      runtimeStatus: string;
+    };
     if (status.runtimeStatus !== 'Completed') throw new Error(`${id} ended ${status.runtimeStatus}`);
   }
 }
 
-async function measure(storeName: string, storage: DurableStorage, instances: number, fanout: number): Promise<Figures> {
+async function measure(
+  storeName: string,
+  storage: DurableStorage,
+  instances: number,
+  fanout: number,
+): Promise<Figures> {
   const host = await startHost({
     appDir: SAMPLE_APP,
     port: 0,
     storage,
     clock: createClock({ scale: 1, origin: Date.now() }),
-    log: () => {},
+    // The engine's own complaints (storage errors, retries) would explain odd figures.
+    log: (line) => {
+      if (line.startsWith('durable:')) process.stderr.write(`${line}\n`);
+    },
   });
   try {
     const url = `${host.baseUrl}/durabletask/orchestrators`;
@@ -79,7 +98,11 @@ async function measure(storeName: string, storage: DurableStorage, instances: nu
         orchestrationsPerSecond: round(instances / sequenceSeconds),
         activitiesPerSecond: round((instances * 5) / sequenceSeconds),
       },
-      fanOut: { activities: fanout, seconds: round(fanOutSeconds), activitiesPerSecond: round(fanout / fanOutSeconds) },
+      fanOut: {
+        activities: fanout,
+        seconds: round(fanOutSeconds),
+        activitiesPerSecond: round(fanout / fanOutSeconds),
+      },
     };
   } finally {
     await host.stop();
@@ -102,19 +125,27 @@ async function main(): Promise<void> {
   const instances = Number(values.instances);
   const fanout = Number(values.fanout);
   const results: Figures[] = [];
-  if (values.store !== 'azurite') results.push(await measure('memory', { kind: 'memory' }, instances, fanout));
+  if (values.store !== 'azurite')
+    results.push(await measure('memory', { kind: 'memory' }, instances, fanout));
   if (values.store !== 'memory') {
     const azurite = await startAzurite();
     try {
       results.push(
-        await measure('azurite', { kind: 'azure', connectionString: azurite.connectionString }, instances, fanout),
+        await measure(
+          'azurite',
+          { kind: 'azure', connectionString: azurite.connectionString },
+          instances,
+          fanout,
+        ),
       );
     } finally {
       await azurite.stop();
     }
   }
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ cores: (await import('node:os')).availableParallelism(), results }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ cores: (await import('node:os')).availableParallelism(), results }, null, 2)}\n`,
+    );
     return;
   }
   for (const r of results) {

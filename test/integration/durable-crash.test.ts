@@ -15,7 +15,10 @@ import { DurableApi } from './durable-support';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 const STEPS = 8;
-const INSTANCES = ['crash-a', 'crash-b', 'crash-c'];
+const EARLY = ['crash-a', 'crash-b', 'crash-c'];
+/** Started just before the kill: it may die before its first step is committed. */
+const LATE = 'crash-late';
+const INSTANCES = [...EARLY, LATE];
 
 let azurite: AzuriteInstance;
 let workDir: string;
@@ -92,9 +95,10 @@ describe('a host killed mid-orchestration', () => {
   it('finishes every orchestration after a restart, repeating only activities that were in flight', async () => {
     const first = await startHostProcess();
     const api = new DurableApi(first.baseUrl);
-    for (const id of INSTANCES) await api.start('crashSequence', { steps: STEPS }, id);
+    for (const id of EARLY) await api.start('crashSequence', { steps: STEPS }, id);
     // Kill once the orchestrations are well under way, but before any could finish.
-    await until(() => traces().length >= INSTANCES.length * 3, 'activities to run');
+    await until(() => traces().length >= EARLY.length * 3, 'activities to run');
+    await api.start('crashSequence', { steps: STEPS }, LATE);
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));
 

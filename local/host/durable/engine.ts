@@ -185,7 +185,7 @@ export class DurableEngine {
     let continuation: string | undefined;
     do {
       const page = await this.store.queryStatus({
-        statuses: ['Running', 'Suspended'],
+        statuses: ['Pending', 'Running', 'Suspended'],
         entities: true,
         top: 100,
         ...(continuation ? { continuation } : {}),
@@ -193,7 +193,13 @@ export class DurableEngine {
       for (const status of page.records) {
         if (this.abort.signal.aborted) return;
         const snapshot = await this.store.load(status.instanceId);
+        if (status.status === 'Pending' && snapshot?.record.executionId !== status.executionId) {
+          this.startLocally(status, false);
+          continue;
+        }
         if (!snapshot) continue;
+        // The read model is written after the commit: a crash in between left it behind.
+        if (projectionChanged(status, snapshot.record)) await this.store.writeStatus(snapshot.record);
         const pending = unanswered(snapshot);
         const { control } = unsent(snapshot.record, snapshot.history);
         await this.store.workItems.send(pending.map((body) => ({ body })));
@@ -223,11 +229,6 @@ export class DurableEngine {
     const id = instanceId || randomUUID().replaceAll('-', '');
     const now = this.options.clock.now();
     const executionId = randomUUID().replaceAll('-', '');
-    const start = newEvent(EventType.ExecutionStarted, now, {
-      Name: name,
-      ...(input === undefined ? {} : { Input: input }),
-      ExecutionId: executionId,
-    });
     const pending: InstanceRecord = {
       instanceId: id,
       name,
@@ -247,19 +248,25 @@ export class DurableEngine {
       if (existing && !TERMINAL_STATUSES.has(existing.status)) return { conflict: existing };
       await this.store.writeStatus(pending);
     }
-    await this.send(
-      [
-        {
-          kind: 'event',
-          id: `${id}|${executionId}|start`,
-          instanceId: id,
-          event: start,
-          ...(fresh ? { fresh } : {}),
-        },
-      ],
-      [],
-    );
+    // The Pending row is the start's durable record (recover() restarts it after a crash), so the
+    // start goes straight to the instance's session without a queue message.
+    this.startLocally(pending, fresh);
     return { instanceId: id };
+  }
+
+  private startLocally(pending: InstanceRecord, fresh: boolean): void {
+    const start = newEvent(EventType.ExecutionStarted, pending.createdTime, {
+      Name: pending.name,
+      ...(pending.input === undefined ? {} : { Input: pending.input }),
+      ExecutionId: pending.executionId,
+    });
+    this.dispatch(pending.instanceId, {
+      incoming: { event: start, messageId: `${pending.instanceId}|${pending.executionId}|start` },
+      ...(fresh ? { fresh } : {}),
+      redelivered: false,
+      ack: async () => {},
+      drop: () => {},
+    });
   }
 
   async raiseEvent(instanceId: string, name: string, data: string | undefined): Promise<ClientResult> {
@@ -545,7 +552,6 @@ export class DurableEngine {
           messageId: body.id,
           ...(body.executionId ? { executionId: body.executionId } : {}),
         },
-        ...(body.fresh && local ? { fresh: true } : {}),
         redelivered,
         ack,
         drop,

@@ -97,8 +97,6 @@ export type ControlMessage =
       event: HistoryEvent;
       /** Virtual ms before which the message is not delivered (durable timers). */
       fireAt?: number;
-      /** Set by a start for an id that had no state: the first work item need not read it. */
-      fresh?: boolean;
     }
   | { kind: 'entity'; id: string; instanceId: string; operation: EntityOperation };
 
