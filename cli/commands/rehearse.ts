@@ -45,9 +45,10 @@ export function parseRehearseArgs(
       throw new Error(`--${name} must be a whole number of at least ${min}`);
     return n;
   };
-  const timeScale = Number(values['time-scale']);
-  if (!Number.isFinite(timeScale) || timeScale <= 0)
+  const timeScale = values['time-scale'] === undefined ? undefined : Number(values['time-scale']);
+  if (timeScale !== undefined && (!Number.isFinite(timeScale) || timeScale <= 0)) {
     throw new Error('--time-scale must be a positive number');
+  }
   return {
     estateFile: values.estate,
     ...(values.plan ? { planFile: values.plan } : {}),
