@@ -42,10 +42,11 @@ export const MINUTE_MS = 60_000;
 
 /**
  * External events, none lost. durable-functions hands an event to the newest open waiter of its
- * name, and a waiter that lost a race (the timer fired first) stays open; an event arriving while
- * the orchestration is busy with an activity therefore completes such an old waiter. So every wait
- * creates fresh waiters (re-yielding a waiter would register it twice), every waiter is kept, and
- * an event counts as arrived when any waiter of its name completed and has not been taken.
+ * name, keeps an event that no waiter of its name was ever yielded for until one is, and a waiter
+ * that lost a race (the timer fired first) stays open, so an event arriving while the orchestration
+ * is busy with an activity completes such an old waiter. So every wait yields fresh waiters for
+ * every name the inbox knows (re-yielding a waiter would register it twice), every waiter is kept,
+ * and an event counts as arrived when any waiter of its name completed and has not been taken.
  */
 export class Inbox<Name extends string> {
   private readonly waiters = new Map<Name, df.Task[]>();
@@ -53,7 +54,7 @@ export class Inbox<Name extends string> {
 
   constructor(
     private readonly context: df.OrchestrationContext,
-    names: readonly Name[],
+    private readonly names: readonly Name[],
   ) {
     for (const name of names) this.waiters.set(name, []);
   }
@@ -86,26 +87,32 @@ export class Inbox<Name extends string> {
    * Waits until `fireAt` (epoch ms; undefined: no deadline), one of `names` arriving, or one of
    * `tasks` finishing. `tasks` must be tasks never yielded before: yielding them here is what
    * schedules them. Answers the first of `names` that arrived (not taken), else `timer` or `task`.
+   * Other events arriving meanwhile stay in the inbox.
    */
   *wait(
     fireAt: number | undefined,
     names: readonly Name[],
     tasks: df.Task[] = [],
   ): Orchestration<Name | 'timer' | 'task'> {
-    const pending = names.find((name) => this.has(name));
-    if (pending !== undefined && tasks.length === 0) return pending;
-    const deadline = pending !== undefined ? nowMs(this.context) : fireAt;
-    const timer = deadline === undefined ? undefined : this.context.df.createTimer(instant(deadline));
-    const fresh = names.map((name) => {
-      const waiter = this.context.df.waitForExternalEvent(name);
-      this.waiters.get(name)!.push(waiter);
-      return waiter;
-    });
-    const winner = yield this.context.df.Task.any([...(timer ? [timer] : []), ...fresh, ...tasks]);
-    if (timer !== undefined && winner !== timer && !timer.isCompleted && !timer.isFaulted) timer.cancel();
-    const arrived = names.find((name) => this.has(name));
-    if (arrived !== undefined) return arrived;
-    return winner === timer ? 'timer' : 'task';
+    let unscheduled = tasks;
+    for (;;) {
+      const pending = names.find((name) => this.has(name));
+      if (pending !== undefined && unscheduled.length === 0) return pending;
+      const deadline = pending !== undefined ? nowMs(this.context) : fireAt;
+      const timer = deadline === undefined ? undefined : this.context.df.createTimer(instant(deadline));
+      const fresh = this.names.map((name) => {
+        const waiter = this.context.df.waitForExternalEvent(name);
+        this.waiters.get(name)!.push(waiter);
+        return waiter;
+      });
+      const winner = yield this.context.df.Task.any([...(timer ? [timer] : []), ...fresh, ...unscheduled]);
+      if (timer !== undefined && winner !== timer && !timer.isCompleted && !timer.isFaulted) timer.cancel();
+      const arrived = names.find((name) => this.has(name));
+      if (arrived !== undefined) return arrived;
+      if (winner === timer) return 'timer';
+      if (unscheduled.includes(winner as df.Task)) return 'task';
+      unscheduled = [];
+    }
   }
 }
 

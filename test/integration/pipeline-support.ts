@@ -8,7 +8,7 @@ import { type Estate, estateSchema } from '../../local/azure-sim/estate/schema';
 import type { FaultProfileInput } from '../../local/azure-sim/faults/schema';
 import { createSimulator, type Simulator } from '../../local/azure-sim/index';
 import { type AzuriteInstance, startAzurite } from '../../local/azurite';
-import { createClock } from '../../local/clock';
+import { type Clock, createClock } from '../../local/clock';
 import { type RunningHost, startHost } from '../../local/host/index';
 import { generateKeys } from '../../local/host/keys';
 
@@ -107,6 +107,7 @@ export interface Stack {
   sim: Simulator;
   host: RunningHost;
   azurite: AzuriteInstance;
+  clock: Clock;
   /** What the host printed, for diagnosing a failed run. */
   logs: string[];
   /** fetch against the host with the function key. */
@@ -152,6 +153,7 @@ export async function startStack(options: {
     sim,
     host,
     azurite,
+    clock,
     logs,
     api: (route, init = {}) => {
       const url = new URL(`/api/${route}`, host.baseUrl);

@@ -158,6 +158,31 @@ async function listItems(): Promise<{ items: string[] }> {
   return { items };
 }
 
+describe('pause and resume', () => {
+  it('starts no Azure action while paused, and finishes after resume', async () => {
+    const names = machineNames(40).slice(34, 37);
+    const res = await submit(planOf(names, { name: 'paused' }));
+    const { id } = (await res.json()) as { id: string };
+    expect((await stack.api(`waves/${id}/pause`, { method: 'POST' })).status).toBe(202);
+    const testMigrations = () =>
+      stack.sim.core.ledgerEntries().filter((e) => e.method === 'POST' && /\/testmigrate$/.test(e.resource))
+        .length;
+    const before = testMigrations();
+    // Four virtual hours: longer than these machines need to seed (at most 1.6 h) and be polled (hourly).
+    await stack.clock.sleepUntil(stack.clock.now() + 4 * 3_600_000);
+    const paused = await wave(id);
+    expect(
+      paused.machines.every((m) =>
+        ['Queued', 'Validating', 'Replicating', 'InitialSeeding'].includes(m.stage),
+      ),
+    ).toBe(true);
+    expect(testMigrations()).toBe(before);
+    expect((await stack.api(`waves/${id}/resume`, { method: 'POST' })).status).toBe(202);
+    const done = await until(() => wave(id), finished, 'the resumed wave to finish');
+    expect(done.counts.Done).toBe(3);
+  });
+});
+
 describe('plans', () => {
   it('runs an Input.csv plan and reports it as CSV', async () => {
     const names = machineNames(40).slice(32, 34);
