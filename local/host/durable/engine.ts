@@ -214,6 +214,11 @@ export class DurableEngine {
     this.capacityWaiter?.();
     clearInterval(this.renewTimer);
     for (const timer of this.localTimers) clearTimeout(timer);
+    // Work not started yet is left to the next start: its leases lapse, recover() re-queues activities.
+    for (const waiting of this.localWork.splice(0)) this.forget(waiting.lease);
+    for (const session of this.runnable.splice(0)) {
+      for (const inbound of session.queue.splice(0)) inbound.drop();
+    }
     await Promise.allSettled(this.loops);
     await this.whenIdle();
     await this.store.close();
@@ -373,12 +378,9 @@ export class DurableEngine {
   }
 
   private isIdle(): boolean {
-    return (
-      this.runningSessions === 0 &&
-      this.runnable.length === 0 &&
-      this.runningActivities === 0 &&
-      this.localWork.length === 0
-    );
+    // Once stopping, nothing new starts: only what runs is waited for.
+    const queued = this.abort.signal.aborted ? 0 : this.runnable.length + this.localWork.length;
+    return this.runningSessions === 0 && this.runningActivities === 0 && queued === 0;
   }
 
   private notifyIdle(): void {
@@ -594,7 +596,8 @@ export class DurableEngine {
   private pumpWork(): void {
     while (
       this.runningActivities < this.options.settings.maxConcurrentActivityFunctions &&
-      this.localWork.length > 0
+      this.localWork.length > 0 &&
+      !this.abort.signal.aborted
     ) {
       const next = this.localWork.shift()!;
       this.runningActivities++;
@@ -655,8 +658,18 @@ export class DurableEngine {
 
   /** After a crash, a work item whose result is already in the history is not run again. */
   private async alreadyAnswered(item: WorkItem): Promise<boolean> {
-    const session = this.sessions.get(item.instanceId);
-    const snapshot = session?.loaded ? session.snapshot : await this.store.load(item.instanceId);
+    let session = this.sessions.get(item.instanceId);
+    if (!session?.loaded) {
+      const loaded = await this.store.load(item.instanceId);
+      // Kept for the instance's next work item and the other recovered activities (a stale copy
+      // only costs a conflict and a reload on commit).
+      session = this.sessions.get(item.instanceId) ?? this.newSession(item.instanceId);
+      if (!session.loaded) {
+        session.snapshot = loaded;
+        session.loaded = true;
+      }
+    }
+    const snapshot = session.snapshot;
     if (!snapshot || snapshot.record.executionId !== item.executionId) return true;
     return snapshot.history.some(
       (e) =>
@@ -699,7 +712,7 @@ export class DurableEngine {
       // Re-inserting keeps the Map in least-recently-used order for eviction.
       this.sessions.delete(instanceId);
     } else {
-      session = { instanceId, queue: [], running: false, snapshot: undefined, loaded: false, flushed: false };
+      session = this.newSession(instanceId);
     }
     this.sessions.set(instanceId, session);
     session.queue.push(inbound);
@@ -707,8 +720,21 @@ export class DurableEngine {
     this.pump();
   }
 
+  private newSession(instanceId: string): Session {
+    const session: Session = {
+      instanceId,
+      queue: [],
+      running: false,
+      snapshot: undefined,
+      loaded: false,
+      flushed: false,
+    };
+    this.sessions.set(instanceId, session);
+    return session;
+  }
+
   private pump(): void {
-    while (this.runningSessions < MAX_SESSIONS && this.runnable.length > 0) {
+    while (this.runningSessions < MAX_SESSIONS && this.runnable.length > 0 && !this.abort.signal.aborted) {
       const session = this.runnable.shift()!;
       if (session.running || session.queue.length === 0) continue;
       session.running = true;
