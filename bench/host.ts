@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/host.ts [--json] [--instances 1000] [--fanout 1000] [--store memory|azurite|both]
  */
+import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startAzurite } from '../local/azurite';
@@ -143,9 +144,9 @@ async function main(): Promise<void> {
     }
   }
   if (values.json) {
-    process.stdout.write(
-      `${JSON.stringify({ cores: (await import('node:os')).availableParallelism(), results }, null, 2)}\n`,
-    );
+    // Figures from a busy machine are not comparable: the load average says how busy it was.
+    const machine = { cores: availableParallelism(), loadAverage1m: Math.round(loadavg()[0]! * 100) / 100 };
+    process.stdout.write(`${JSON.stringify({ ...machine, results }, null, 2)}\n`);
     return;
   }
   for (const r of results) {
