@@ -109,6 +109,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     MIGRATE_ASSESSMENT_NAME: migrateProject.assessment,
     // The vCenter run-as account Az.Migrate reads from the OffAzure site; discovery is outside the SDKs.
     MIGRATE_RUN_AS_ACCOUNT_ID: `/subscriptions/${options.estate.subscriptionId}/resourceGroups/${migrateProject.resourceGroup}/providers/Microsoft.OffAzure/VMwareSites/${migrateProject.name}site/runasaccounts/vcenter`,
+    // The simulator refills ARM's buckets in virtual time, so the app's own write pacing (5 real
+    // writes per second in Azure) runs at the same speed-up as everything else in a rehearsal.
+    ARM_WRITES_PER_SECOND: String(5 * options.timeScale),
     MANAGED_RESOURCE_GROUPS: options.estate.resourceGroups.map((g) => g.name).join(','),
     LIFECYCLE_TOPIC_ENDPOINT: `${sim.armUrl}${topicPath(LIFECYCLE_TOPIC)}`,
     LIFECYCLE_TOPIC_KEY: topicKey,
