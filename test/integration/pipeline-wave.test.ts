@@ -101,6 +101,15 @@ describe('health', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok' });
   });
+
+  it('needs a function key for routes that change anything, not for reads', async () => {
+    const unkeyed = (route: string, method: string) =>
+      fetch(`${stack.host.baseUrl}/api/${route}`, { method });
+    expect((await unkeyed('waves', 'POST')).status).toBe(401);
+    expect((await unkeyed('waves/any/cancel', 'POST')).status).toBe(401);
+    expect((await unkeyed('waves', 'GET')).status).toBe(200);
+    expect((await unkeyed('waves/no-such-wave', 'GET')).status).toBe(404);
+  });
 });
 
 describe('approval', () => {
@@ -160,7 +169,8 @@ async function listItems(): Promise<{ items: string[] }> {
 
 describe('pause and resume', () => {
   it('starts no Azure action while paused, and finishes after resume', async () => {
-    const names = machineNames(40).slice(34, 37);
+    // The two 160 GB machines (1.6 virtual hours of seeding): the pause reaches them while they seed.
+    const names = ['app-36', 'app-40'];
     const res = await submit(planOf(names, { name: 'paused' }));
     const { id } = (await res.json()) as { id: string };
     expect((await stack.api(`waves/${id}/pause`, { method: 'POST' })).status).toBe(202);
@@ -179,7 +189,7 @@ describe('pause and resume', () => {
     expect(testMigrations()).toBe(before);
     expect((await stack.api(`waves/${id}/resume`, { method: 'POST' })).status).toBe(202);
     const done = await until(() => wave(id), finished, 'the resumed wave to finish');
-    expect(done.counts.Done).toBe(3);
+    expect(done.counts.Done).toBe(2);
   });
 });
 
