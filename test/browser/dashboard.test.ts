@@ -93,7 +93,8 @@ describe.skipIf(SKIP)(
         }),
       });
 
-      await page.goto(`${stack.baseUrl}/api/dashboard`);
+      const response = await page.goto(`${stack.baseUrl}/api/dashboard`);
+      expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
       expect(await page.title()).toContain('VM Migration Factory');
       await page.getByRole('button', { name: 'browser wave' }).click();
       await page.getByRole('heading', { name: 'Wave browser wave' }).waitFor();

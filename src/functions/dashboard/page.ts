@@ -115,6 +115,7 @@ header h1 { margin: 0; font-size: 1.25rem; }
 .key-state { display: flex; gap: 0.5rem; align-items: center; }
 main { padding: 1rem 1.25rem; }
 .skip { position: absolute; left: -999px; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 .skip:focus { left: 0.5rem; top: 0.5rem; background: #fff; padding: 0.25rem 0.5rem; z-index: 10; }
 .columns { display: grid; grid-template-columns: minmax(16rem, 22rem) 1fr; gap: 1.25rem; align-items: start; }
 @media (max-width: 900px) { .columns { grid-template-columns: 1fr; } }
@@ -406,7 +407,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       fill.style.width = (100 * n / total).toFixed(1) + '%';
       return h('li', {}, h('span', { class: 'stage-name' }, stage),
         h('span', { class: 'bar', 'aria-hidden': 'true' }, fill),
-        h('span', { class: 'count', 'aria-label': n + ' of ' + wave.machineCount }, String(n)));
+        h('span', { class: 'count' }, String(n), h('span', { class: 'visually-hidden' }, ' of ' + wave.machineCount)));
     });
     $('counts').replaceChildren.apply($('counts'), counts);
 
