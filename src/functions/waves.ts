@@ -305,8 +305,16 @@ const retryMachine = route(async (svc, request, client) => {
       return problem(409, 'Machine still running', `${machine.name}'s pipeline is ${status.runtimeStatus}`);
     }
   }
+  const job = machine.plan as unknown as MachineJob;
   const settings = (wave.options.settings as WaveSettings).pipeline;
-  const input: PipelineInput = { waveId, name: machine.name, settings, slotHeld: false, retry: true };
+  const input: PipelineInput = {
+    waveId,
+    name: machine.name,
+    appliance: job.appliance,
+    settings,
+    slotHeld: false,
+    retry: true,
+  };
   await client.startNew(VM_PIPELINE, { instanceId, input });
   return json(202, {
     waveId,

@@ -80,6 +80,8 @@ export interface PipelineSettings {
 export interface PipelineInput {
   waveId: string;
   name: string;
+  /** The appliance whose replication slot the machine holds (entity `applianceSlots@<appliance>`). */
+  appliance: string;
   settings: PipelineSettings;
   /** The wave took this machine's replication slot before starting it. */
   slotHeld: boolean;
@@ -185,7 +187,7 @@ class PipelineRun {
     this.job = job;
     // A machine whose item exists (a retry, or replication an operator started) continues from it.
     const from = startPoint(validation.item ?? null, validation.failedStage, !job.skipTestMigration);
-    if (before(from, 'Completing')) yield* this.takeSlot(job);
+    if (before(from, 'Completing')) yield* this.takeSlot();
 
     if (from === 'Validating') {
       yield* this.enable(job);
@@ -224,7 +226,7 @@ class PipelineRun {
       yield* this.start(ACTIVITY.completeMigration, 'Completing');
       yield* this.waitFor('complete', 'Completing');
     }
-    yield* this.releaseSlot(job);
+    yield* this.releaseSlot();
     yield* this.onboard(job);
     yield* this.enter('Done');
     return { name: this.input.name, stage: 'Done' };
@@ -449,12 +451,16 @@ class PipelineRun {
     return outcome;
   }
 
-  private *takeSlot(job: MachineJob): Orchestration<void> {
+  private slotsEntity(): df.EntityId {
+    return new df.EntityId(SLOTS_ENTITY, this.input.appliance.toLowerCase());
+  }
+
+  private *takeSlot(): Orchestration<void> {
     if (this.slotHeld) return;
-    const entity = new df.EntityId(SLOTS_ENTITY, job.appliance.toLowerCase());
+    const entity = this.slotsEntity();
     for (;;) {
       const request: AcquireRequest = {
-        holders: [slotHolder(job.waveId, job.name)],
+        holders: [slotHolder(this.input.waveId, this.input.name)],
         owner: this.context.df.instanceId,
         capacity: this.settings.applianceCapacity,
         now: nowMs(this.context),
@@ -470,10 +476,11 @@ class PipelineRun {
   }
 
   /** Gives the slot back and wakes the wave, which may be waiting to start another machine. */
-  private *releaseSlot(job: MachineJob): Orchestration<void> {
+  private *releaseSlot(): Orchestration<void> {
     if (!this.slotHeld) return;
-    const entity = new df.EntityId(SLOTS_ENTITY, job.appliance.toLowerCase());
-    this.context.df.signalEntity(entity, 'release', [slotHolder(job.waveId, job.name)]);
+    this.context.df.signalEntity(this.slotsEntity(), 'release', [
+      slotHolder(this.input.waveId, this.input.name),
+    ]);
     this.slotHeld = false;
     const wave = this.context.df.parentInstanceId;
     if (wave) {
@@ -499,8 +506,8 @@ class PipelineRun {
         ]);
         this.inbox.drain('MigrationItemChanged');
       }
-      yield* this.releaseSlot(job);
     }
+    yield* this.releaseSlot();
     yield* this.enter('Cancelled');
     return { name: this.input.name, stage: 'Cancelled' };
   }
@@ -518,7 +525,10 @@ class PipelineRun {
     });
     this.stage = 'Failed';
     const job = this.job;
-    if (job !== undefined && this.slotHeld) {
+    if (job === undefined) {
+      // Failed before the plan was read: nothing was enabled.
+      yield* this.releaseSlot();
+    } else if (this.slotHeld) {
       // A migration item keeps its replication slot in Azure until it is deleted; so do we.
       const item = yield* callActivity(
         this.context,
@@ -526,7 +536,7 @@ class PipelineRun {
         { job, at: nowIso(this.context) },
         this.settings.retry,
       );
-      if (item.ok && item.value === null) yield* this.releaseSlot(job);
+      if (item.ok && item.value === null) yield* this.releaseSlot();
     }
     return { name: this.input.name, stage: 'Failed', failedStage: stage, error };
   }

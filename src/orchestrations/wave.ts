@@ -164,6 +164,7 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
           const input: PipelineInput = {
             waveId,
             name: machine.name,
+            appliance: machine.appliance,
             settings: settings.pipeline,
             slotHeld: true,
             retry: false,
