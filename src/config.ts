@@ -16,6 +16,7 @@ import { inspect } from 'node:util';
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { z } from 'zod';
+import type { TagRule } from './domain/scope';
 
 /** A secret value that never prints: `String()`, JSON and `util.inspect` all show a mask. */
 export class Secret {
@@ -77,6 +78,20 @@ export const SETTINGS = {
   lifecycleTopicKey: 'LIFECYCLE_TOPIC_KEY',
   /** Comma-separated resource groups whose new VMs are onboarded and whose drift is corrected. */
   managedResourceGroups: 'MANAGED_RESOURCE_GROUPS',
+  /** Comma-separated `name` or `name=value` tags; when set, only VMs carrying one of them are managed. */
+  managedIncludeTags: 'MANAGED_INCLUDE_TAGS',
+  /** Comma-separated `name` or `name=value` tags; VMs carrying one of them are never managed. */
+  managedExcludeTags: 'MANAGED_EXCLUDE_TAGS',
+  /** Comma-separated ARM locations (e.g. `westeurope`) whose VMs are managed; unset means every region. */
+  managedRegions: 'MANAGED_REGIONS',
+  /** Profile of VMs onboarded on creation: `Production`, `DevTest` or a custom profile's ARM id. */
+  onboardingProfile: 'ONBOARDING_PROFILE',
+  /** Comma-separated policy assignment ids whose NonCompliant states are corrected; unset means any. */
+  driftPolicyAssignments: 'DRIFT_POLICY_ASSIGNMENTS',
+  /** At most one drift correction per VM within this many seconds (virtual time locally). */
+  driftQuietPeriodSeconds: 'DRIFT_QUIET_PERIOD_SECONDS',
+  /** Failed corrections of one VM in a row before the drift is escalated (recorded and published). */
+  driftEscalateAfter: 'DRIFT_ESCALATE_AFTER',
   /** Replications started per batch (the portal enables 10 at a time). */
   enableBatchSize: 'ENABLE_BATCH_SIZE',
   /** Simultaneous replications per appliance (300 with one appliance, 500 scaled out). */
@@ -129,12 +144,26 @@ export interface FactoryConfig {
   journal: JournalStorageSettings;
   lifecycleTopic?: { endpoint: string; key?: Secret };
   managedResourceGroups: string[];
+  /** Which VMs the Event Grid handlers manage, and how they correct drift. */
+  management: ManagementSettings;
   limits: {
     enableBatchSize: number;
     maxReplicationsPerAppliance: number;
     armWritesPerSecond: number;
     armRetry: RetrySettings;
   };
+}
+
+export interface ManagementSettings {
+  includeTags: TagRule[];
+  excludeTags: TagRule[];
+  /** Lower-case ARM locations; empty means every region. */
+  regions: string[];
+  onboardingProfile: { kind: 'Production' } | { kind: 'DevTest' } | { kind: 'Custom'; profileId: string };
+  /** Lower-case policy assignment ids; empty means any assignment. */
+  driftPolicyAssignments: string[];
+  driftQuietPeriodMs: number;
+  driftEscalateAfter: number;
 }
 
 export class ConfigError extends Error {
@@ -160,6 +189,27 @@ const flag = z
   .enum(['true', 'false', '1', '0', ''])
   .optional()
   .transform((v) => v === 'true' || v === '1');
+
+const list = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== ''),
+  );
+
+function tagRule(text: string): TagRule {
+  const at = text.indexOf('=');
+  return at < 0 ? { name: text } : { name: text.slice(0, at).trim(), value: text.slice(at + 1).trim() };
+}
+
+function onboardingProfileOf(value: string | undefined): ManagementSettings['onboardingProfile'] {
+  if (value === undefined || value.toLowerCase() === 'production') return { kind: 'Production' };
+  if (value.toLowerCase() === 'devtest') return { kind: 'DevTest' };
+  return { kind: 'Custom', profileId: value };
+}
 
 const envSchema = z.object({
   [SETTINGS.subscriptionId]: z.guid(),
@@ -195,6 +245,13 @@ const envSchema = z.object({
         .map((g) => g.trim())
         .filter((g) => g !== ''),
     ),
+  [SETTINGS.managedIncludeTags]: list,
+  [SETTINGS.managedExcludeTags]: list,
+  [SETTINGS.managedRegions]: list,
+  [SETTINGS.onboardingProfile]: optionalText,
+  [SETTINGS.driftPolicyAssignments]: list,
+  [SETTINGS.driftQuietPeriodSeconds]: z.coerce.number().nonnegative().default(900),
+  [SETTINGS.driftEscalateAfter]: positiveInt(3),
   [SETTINGS.enableBatchSize]: positiveInt(10),
   [SETTINGS.maxReplicationsPerAppliance]: positiveInt(300),
   [SETTINGS.armWritesPerSecond]: z.coerce.number().positive().default(5),
@@ -247,6 +304,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FactoryConfig 
         ? undefined
         : { endpoint: topicEndpoint, key: topicKey === undefined ? undefined : new Secret(topicKey) },
     managedResourceGroups: s[SETTINGS.managedResourceGroups],
+    management: {
+      includeTags: s[SETTINGS.managedIncludeTags].map(tagRule),
+      excludeTags: s[SETTINGS.managedExcludeTags].map(tagRule),
+      regions: s[SETTINGS.managedRegions].map((r) => r.toLowerCase().replaceAll(' ', '')),
+      onboardingProfile: onboardingProfileOf(s[SETTINGS.onboardingProfile]),
+      driftPolicyAssignments: s[SETTINGS.driftPolicyAssignments].map((a) => a.toLowerCase()),
+      driftQuietPeriodMs: s[SETTINGS.driftQuietPeriodSeconds] * 1000,
+      driftEscalateAfter: s[SETTINGS.driftEscalateAfter],
+    },
     limits: {
       enableBatchSize: s[SETTINGS.enableBatchSize],
       maxReplicationsPerAppliance: s[SETTINGS.maxReplicationsPerAppliance],

@@ -1,0 +1,287 @@
+/**
+ * The activities of VM management (onboarding of VMs that appear, drift correction, taking a VM out
+ * of management), built from their dependencies by `createManagementActivities`. Like the
+ * pipeline's activities each reads first and acts only when still needed, so a replay or a
+ * redelivered event never assigns twice; whatever they throw becomes data at the boundary.
+ */
+import type { AzureGateways, OnboardingProfile, OnboardingStatus } from '../azure/types';
+import type { ManagementSettings } from '../config';
+import { describeError, normaliseError, retryDelayOf } from '../domain/errors';
+import { scopeOf, vmIdParts } from '../domain/scope';
+import type { HistoryKind, ManagedVm, ManagedVmState, ManagementStore } from '../store/management';
+import type { Journal } from '../store/types';
+import type { ActivityResult } from './contract';
+import {
+  MANAGEMENT_ACTIVITY,
+  type ManagementActivityName,
+  type ManagementInput,
+  type ManagementOutput,
+  type RecordVmInput,
+} from './managementContract';
+import { FACTORY_EVENT, type FactoryEventPublisher, type FactoryEventType } from './managementEvents';
+
+export interface ManagementDeps {
+  azure: AzureGateways;
+  journal: Journal;
+  store: ManagementStore;
+  publisher: FactoryEventPublisher;
+  settings: ManagementSettings;
+  managedResourceGroups: string[];
+  /** Reports what could not be done without failing (an event not published). */
+  warn(message: string): void;
+}
+
+export type ManagementActivities = {
+  [N in ManagementActivityName]: (input: ManagementInput<N>) => Promise<ActivityResult<ManagementOutput<N>>>;
+};
+
+const BEST_PRACTICES = /\/bestpractices\/azurebestpractices(production|devtest)$/i;
+
+/** The profile an assignment names, as the onboarding gateway takes it. */
+export function profileOf(profileId: string): OnboardingProfile {
+  const match = BEST_PRACTICES.exec(profileId);
+  if (match === null) return { kind: 'Custom', profileId };
+  return match[1]!.toLowerCase() === 'production' ? { kind: 'Production' } : { kind: 'DevTest' };
+}
+
+const EVENT_OF: Partial<Record<HistoryKind, FactoryEventType>> = {
+  Onboarded: FACTORY_EVENT.vmOnboarded,
+  OnboardingSkipped: FACTORY_EVENT.vmOnboardingSkipped,
+  OnboardingFailed: FACTORY_EVENT.vmOnboardingFailed,
+  Remediated: FACTORY_EVENT.vmRemediated,
+  RemediationFailed: FACTORY_EVENT.vmRemediationFailed,
+  RemediationEscalated: FACTORY_EVENT.vmRemediationEscalated,
+  Unmanaged: FACTORY_EVENT.vmUnmanaged,
+  Managed: FACTORY_EVENT.vmManaged,
+};
+
+/** The management operations, shared by the activities and the management HTTP API. */
+export class VmManagement {
+  constructor(private readonly deps: ManagementDeps) {}
+
+  /** Records a fact about a VM: its record, its history, and a lifecycle event (best-effort). */
+  async record(input: RecordVmInput): Promise<void> {
+    const { store } = this.deps;
+    if (input.state !== undefined || input.remediation === true || input.escalated !== undefined) {
+      await store.updateVm(input.vmId, (current) => {
+        const base: ManagedVm = current ?? {
+          vmId: input.vmId,
+          state: input.state ?? 'Onboarding',
+          updatedAt: input.at,
+          remediations: 0,
+          escalated: false,
+        };
+        // A VM taken out of management keeps that state until it is put back.
+        const state: ManagedVmState = base.state === 'Unmanaged' ? 'Unmanaged' : (input.state ?? base.state);
+        const next: ManagedVm = { ...base, state, updatedAt: input.at };
+        if (input.reason !== undefined) next.reason = input.reason;
+        else if (input.state !== undefined) delete next.reason;
+        if (input.profileId !== undefined) next.profileId = input.profileId;
+        if (input.remediation === true) {
+          next.remediations = base.remediations + 1;
+          next.lastRemediationAt = input.at;
+        }
+        if (input.escalated !== undefined) next.escalated = input.escalated;
+        return next;
+      });
+    }
+    await store.addHistory(input.vmId, {
+      id: input.id,
+      kind: input.kind,
+      at: input.at,
+      eventId: input.eventId,
+      ...(input.reason === undefined ? {} : { reason: input.reason }),
+      ...(input.actor === undefined ? {} : { actor: input.actor }),
+    });
+    const eventType = EVENT_OF[input.kind];
+    if (eventType === undefined) return;
+    try {
+      await this.deps.publisher.publish([
+        {
+          id: input.id,
+          eventType,
+          subject: input.vmId,
+          at: input.at,
+          data: {
+            vmId: input.vmId,
+            at: input.at,
+            causedBy: input.eventId,
+            ...(input.state === undefined ? {} : { state: input.state }),
+            ...(input.reason === undefined ? {} : { reason: input.reason }),
+            ...(input.actor === undefined ? {} : { actor: input.actor }),
+            ...(input.profileId === undefined ? {} : { profileId: input.profileId }),
+            ...(input.error === undefined ? {} : { error: input.error }),
+          },
+        },
+      ]);
+    } catch (error) {
+      this.deps.warn(`lifecycle event ${input.id} not published: ${describeError(error).message}`);
+    }
+  }
+
+  async assess({ vmId, eventId, at }: ManagementInput<'assessVmForOnboarding'>) {
+    const { azure, store, journal, settings } = this.deps;
+    const skip = async (reason: string, state: ManagedVmState = 'Skipped') => {
+      await this.record({
+        vmId,
+        eventId,
+        at,
+        id: `assess:${eventId}`,
+        kind: 'OnboardingSkipped',
+        state,
+        reason,
+      });
+      return { action: 'skip' as const, reason, state };
+    };
+    const managed = await store.getVm(vmId);
+    if (managed?.state === 'Unmanaged') {
+      return { action: 'skip' as const, reason: 'taken out of management', state: managed.state };
+    }
+    const parts = vmIdParts(vmId);
+    if (parts === undefined) return skip('not a virtual machine id');
+    const vm = await azure.compute.getVm(parts.resourceGroup, parts.name);
+    if (vm === undefined) return skip('the VM no longer exists');
+    const scope = scopeOf(vm, {
+      resourceGroups: this.deps.managedResourceGroups,
+      includeTags: settings.includeTags,
+      excludeTags: settings.excludeTags,
+      regions: settings.regions,
+    });
+    if (!scope.inScope) return skip(`out of scope: ${scope.reason}`);
+    const owner = await store.ownerOfVm(parts.resourceGroup, parts.name, journal);
+    if (owner !== undefined) {
+      return skip(
+        owner.testVm
+          ? `the test-migration VM of ${owner.name} in wave ${owner.waveId}`
+          : `migrated by wave ${owner.waveId} (${owner.name}); its pipeline onboards it as the plan says`,
+      );
+    }
+    if (!azure.onboarding.supportsRegion(vm.location)) {
+      return skip(`Automanage is not offered in ${vm.location}`);
+    }
+    const current = await azure.onboarding.getStatus(vm.id);
+    if (current !== undefined) {
+      if (managed !== undefined && managed.state !== 'Skipped') {
+        return { action: 'skip' as const, reason: 'already onboarded', state: managed.state };
+      }
+      return skip(`already assigned to ${current.profileId}`, 'Onboarded');
+    }
+    return {
+      action: 'onboard' as const,
+      profile: settings.onboardingProfile,
+      ...(vm.powerState === undefined ? {} : { powerState: vm.powerState }),
+    };
+  }
+
+  async assign({ vmId, eventId, at, profile }: ManagementInput<'assignVmProfile'>) {
+    const current = await this.deps.azure.onboarding.getStatus(vmId);
+    let status: OnboardingStatus | undefined = current;
+    if (current === undefined) status = await this.deps.azure.onboarding.assign(vmId, profile);
+    await this.record({
+      vmId,
+      eventId,
+      at,
+      id: `assign:${eventId}`,
+      kind: 'OnboardingStarted',
+      state: 'Onboarding',
+      ...(status === undefined ? {} : { profileId: status.profileId }),
+    });
+    return {
+      assigned: current === undefined,
+      ...(status?.status === undefined ? {} : { status: status.status }),
+    };
+  }
+
+  async read({ vmId }: ManagementInput<'readVmOnboarding'>) {
+    const status = await this.deps.azure.onboarding.getStatus(vmId);
+    if (status === undefined) return { missing: true };
+    const report = status.latestReport;
+    return {
+      missing: false,
+      ...(status.status === undefined ? {} : { assignmentStatus: status.status }),
+      ...(report?.status === undefined ? {} : { reportStatus: report.status }),
+      ...(report?.error === undefined ? {} : { error: report.error }),
+    };
+  }
+
+  /** Re-asserts the VM's assignment (a PUT of its current profile), unless it is out of management. */
+  async reassert({ vmId }: ManagementInput<'reassertVmProfile'>) {
+    const managed = await this.deps.store.getVm(vmId);
+    if (managed?.state === 'Unmanaged')
+      return { action: 'skipped' as const, reason: 'taken out of management' };
+    const status = await this.deps.azure.onboarding.getStatus(vmId);
+    if (status === undefined) return { action: 'skipped' as const, reason: 'the VM has no assignment' };
+    await this.deps.azure.onboarding.assign(vmId, profileOf(status.profileId));
+    return { action: 'reasserted' as const, profileId: status.profileId };
+  }
+
+  /** Takes a VM out of management: deletes its assignment, stops drift correction, records who and why. */
+  async unmanage(vmId: string, actor: string, reason: string, at: string): Promise<ManagedVm> {
+    await this.deps.azure.onboarding.remove(vmId);
+    const updated = await this.deps.store.updateVm(vmId, (current) => ({
+      ...(current ?? { vmId, remediations: 0, escalated: false }),
+      state: 'Unmanaged',
+      updatedAt: at,
+      unmanagedBy: actor,
+      unmanagedReason: reason,
+      unmanagedAt: at,
+    }));
+    await this.record({
+      vmId,
+      eventId: `api:${at}`,
+      at,
+      id: `unmanage:${at}`,
+      kind: 'Unmanaged',
+      reason,
+      actor,
+    });
+    return updated!;
+  }
+
+  /** Puts a VM back under management; the next VM event (or the caller's onboarding) onboards it. */
+  async manage(vmId: string, actor: string, reason: string, at: string): Promise<ManagedVm | undefined> {
+    const updated = await this.deps.store.updateVm(vmId, (current) => {
+      if (current === undefined || current.state !== 'Unmanaged') return undefined;
+      const { unmanagedBy: _by, unmanagedReason: _why, unmanagedAt: _at, reason: _reason, ...rest } = current;
+      return { ...rest, state: 'Skipped', reason: 'put back under management', updatedAt: at };
+    });
+    await this.record({ vmId, eventId: `api:${at}`, at, id: `manage:${at}`, kind: 'Managed', reason, actor });
+    return updated;
+  }
+}
+
+/** The boundary: typed errors become data the orchestration can decide on. */
+function boundary<I, O>(impl: (input: I) => Promise<O>): (input: I) => Promise<ActivityResult<O>> {
+  return async (input) => {
+    try {
+      return { ok: true, value: await impl(input) };
+    } catch (error) {
+      const retryAfterMs = retryDelayOf(normaliseError(error));
+      const info = describeError(error);
+      return retryAfterMs === undefined
+        ? { ok: false, error: info }
+        : { ok: false, error: info, retryAfterMs };
+    }
+  };
+}
+
+export function createManagementActivities(management: VmManagement): ManagementActivities {
+  return {
+    [MANAGEMENT_ACTIVITY.assessVm]: boundary((input: ManagementInput<'assessVmForOnboarding'>) =>
+      management.assess(input),
+    ),
+    [MANAGEMENT_ACTIVITY.assignProfile]: boundary((input: ManagementInput<'assignVmProfile'>) =>
+      management.assign(input),
+    ),
+    [MANAGEMENT_ACTIVITY.readOnboarding]: boundary((input: ManagementInput<'readVmOnboarding'>) =>
+      management.read(input),
+    ),
+    [MANAGEMENT_ACTIVITY.recordVm]: boundary(async (input: RecordVmInput) => {
+      await management.record(input);
+      return null;
+    }),
+    [MANAGEMENT_ACTIVITY.reassert]: boundary((input: ManagementInput<'reassertVmProfile'>) =>
+      management.reassert(input),
+    ),
+  };
+}

@@ -1,0 +1,332 @@
+/**
+ * What the Event Grid handlers keep in Table storage: each managed VM's state (onboarded, skipped
+ * and why, taken out of management by whom and why), its history (onboardings, drift corrections,
+ * escalations, management changes), and an index of which wave owns a migration item or a target
+ * VM, so an event about either finds the pipeline that owns it.
+ *
+ * Layout (table `{prefix}ManagedVms`; keys are lower-case, URI-encoded):
+ * - PartitionKey `vm`, RowKey VM id: the VM's record.
+ * - PartitionKey VM id, RowKey `h|{at}|{id}`: its history, oldest first; `id` makes a replay a no-op.
+ * - PartitionKey `item`, RowKey item name; PartitionKey `target`, RowKey `{group}|{vm}`: the owning
+ *   wave machine. PartitionKey `indexedWave`, RowKey wave id: waves whose machines are indexed.
+ */
+import type { TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential } from '@azure/identity';
+import type { JournalStorageSettings } from '../config';
+import { ConcurrencyError } from '../domain/errors';
+import { machineInstanceId, testVmName } from '../domain/names';
+import { AzureTableStore } from './azureTables';
+import { MemoryTableStore } from './memoryTables';
+import { type Row, RowExistsError, type TableStore } from './tables';
+import type { Journal } from './types';
+
+export type ManagedVmState = 'Onboarding' | 'Onboarded' | 'Pending' | 'Skipped' | 'Failed' | 'Unmanaged';
+
+export interface ManagedVm {
+  vmId: string;
+  state: ManagedVmState;
+  /** Why the VM is in this state (a skip reason, an error message). */
+  reason?: string;
+  profileId?: string;
+  /** ISO instant of the last change. */
+  updatedAt: string;
+  /** Set while the VM is out of management: who took it out, why, when. */
+  unmanagedBy?: string;
+  unmanagedReason?: string;
+  unmanagedAt?: string;
+  remediations: number;
+  lastRemediationAt?: string;
+  escalated: boolean;
+}
+
+export type HistoryKind =
+  | 'OnboardingStarted'
+  | 'Onboarded'
+  | 'OnboardingSkipped'
+  | 'OnboardingFailed'
+  | 'Remediated'
+  | 'RemediationFailed'
+  | 'RemediationEscalated'
+  | 'Unmanaged'
+  | 'Managed';
+
+export interface HistoryEntry {
+  /** Unique per fact (an event id, an instance id plus step), so a replay records nothing twice. */
+  id: string;
+  kind: HistoryKind;
+  at: string;
+  actor?: string;
+  reason?: string;
+  eventId?: string;
+}
+
+/** The wave machine that owns a migration item or a target VM. */
+export interface Owner {
+  waveId: string;
+  name: string;
+  /** Durable instance id of the machine's pipeline. */
+  instanceId: string;
+  /** Whether the owned VM is the test-migration VM rather than the migrated one. */
+  testVm?: boolean;
+}
+
+const VM_PK = 'vm';
+const ITEM_PK = 'item';
+const TARGET_PK = 'target';
+const INDEXED_PK = 'indexedWave';
+/** Waves read per page when looking for waves not indexed yet. */
+const WAVES_PAGE = 20;
+/** A lookup that found nothing re-reads the waves at most this often, in ms (real time). */
+const INDEX_REFRESH_MS = 1_000;
+const MAX_ATTEMPTS = 10;
+
+const key = (value: string) => encodeURIComponent(value.trim().toLowerCase());
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function toManagedVm(row: Row): ManagedVm {
+  const vm: ManagedVm = {
+    vmId: String(row.vmId),
+    state: String(row.state) as ManagedVmState,
+    updatedAt: String(row.updatedAt),
+    remediations: typeof row.remediations === 'number' ? row.remediations : 0,
+    escalated: row.escalated === true,
+  };
+  for (const field of [
+    'reason',
+    'profileId',
+    'unmanagedBy',
+    'unmanagedReason',
+    'unmanagedAt',
+    'lastRemediationAt',
+  ] as const) {
+    const value = str(row[field]);
+    if (value !== undefined) vm[field] = value;
+  }
+  return vm;
+}
+
+/** The journal reads the owner index needs. */
+export type WaveSource = Pick<Journal, 'listWaves' | 'listMachines'>;
+
+export class ManagementStore {
+  readonly #store: TableStore;
+  readonly #table: string;
+  readonly #indexed = new Set<string>();
+  #lastRefresh = 0;
+
+  constructor(store: TableStore, tablePrefix: string) {
+    this.#store = store;
+    this.#table = `${tablePrefix}ManagedVms`;
+  }
+
+  async initialise(): Promise<void> {
+    await this.#store.ensureTables([this.#table]);
+  }
+
+  async getVm(vmId: string): Promise<ManagedVm | undefined> {
+    const row = await this.#store.get(this.#table, VM_PK, key(vmId));
+    return row === undefined ? undefined : toManagedVm(row);
+  }
+
+  /**
+   * Changes the VM's record (created when missing) with `change`, which may decline (undefined) to
+   * keep what is there; ETag-checked, retried when another writer won.
+   */
+  async updateVm(
+    vmId: string,
+    change: (current: ManagedVm | undefined) => ManagedVm | undefined,
+  ): Promise<ManagedVm | undefined> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const row = await this.#store.get(this.#table, VM_PK, key(vmId));
+      const current = row === undefined ? undefined : toManagedVm(row);
+      const next = change(current);
+      if (next === undefined) return current;
+      const written: Row = { partitionKey: VM_PK, rowKey: key(vmId), ...next };
+      for (const k of Object.keys(written)) if (written[k] === undefined) delete written[k];
+      try {
+        await this.#store.transact(
+          this.#table,
+          row === undefined
+            ? [{ kind: 'create', row: written }]
+            : [{ kind: 'replace', row: written, ...(row.etag === undefined ? {} : { etag: row.etag }) }],
+        );
+        return next;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError || error instanceof RowExistsError)) throw error;
+      }
+    }
+    throw new ConcurrencyError(`VM ${vmId}: too many concurrent updates`);
+  }
+
+  /** Adds a history entry; an entry whose id and instant were recorded before is not added again. */
+  async addHistory(vmId: string, entry: HistoryEntry): Promise<void> {
+    const row: Row = {
+      partitionKey: key(vmId),
+      rowKey: `h|${entry.at}|${key(entry.id)}`,
+      id: entry.id,
+      kind: entry.kind,
+      at: entry.at,
+      ...(entry.actor === undefined ? {} : { actor: entry.actor }),
+      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+      ...(entry.eventId === undefined ? {} : { eventId: entry.eventId }),
+    };
+    try {
+      await this.#store.transact(this.#table, [{ kind: 'create', row }]);
+    } catch (error) {
+      if (!(error instanceof RowExistsError)) throw error;
+    }
+  }
+
+  /** The VM's history, oldest first (at most 1,000 entries). */
+  async listHistory(vmId: string): Promise<HistoryEntry[]> {
+    const { rows } = await this.#store.query(this.#table, {
+      partitionKey: key(vmId),
+      rowKeyFrom: 'h|',
+      rowKeyBefore: 'h}',
+      pageSize: 1000,
+    });
+    return rows.map((row) => {
+      const entry: HistoryEntry = { id: String(row.id), kind: row.kind as HistoryKind, at: String(row.at) };
+      const actor = str(row.actor);
+      const reason = str(row.reason);
+      const eventId = str(row.eventId);
+      if (actor !== undefined) entry.actor = actor;
+      if (reason !== undefined) entry.reason = reason;
+      if (eventId !== undefined) entry.eventId = eventId;
+      return entry;
+    });
+  }
+
+  /** The wave machine whose migration item is named `itemName`, if a wave owns it. */
+  async ownerOfItem(itemName: string, waves: WaveSource): Promise<Owner | undefined> {
+    return this.#owner(ITEM_PK, key(itemName), waves);
+  }
+
+  /** The wave machine that migrates to (or test-migrates to) this VM, if a wave owns it. */
+  async ownerOfVm(resourceGroup: string, vmName: string, waves: WaveSource): Promise<Owner | undefined> {
+    return this.#owner(TARGET_PK, `${key(resourceGroup)}|${key(vmName)}`, waves);
+  }
+
+  async #owner(partitionKey: string, rowKey: string, waves: WaveSource): Promise<Owner | undefined> {
+    const found = await this.#store.get(this.#table, partitionKey, rowKey);
+    if (found !== undefined) return ownerOf(found);
+    // Nothing indexed: a wave created since the last look may own it.
+    if (!(await this.#indexNewWaves(waves))) return undefined;
+    const again = await this.#store.get(this.#table, partitionKey, rowKey);
+    return again === undefined ? undefined : ownerOf(again);
+  }
+
+  /** Indexes waves (newest first) until one already indexed; answers whether it indexed any. */
+  async #indexNewWaves(waves: WaveSource): Promise<boolean> {
+    const now = performance.now();
+    if (now - this.#lastRefresh < INDEX_REFRESH_MS) return false;
+    this.#lastRefresh = now;
+    let indexedAny = false;
+    let token: string | undefined;
+    do {
+      const page = await waves.listWaves({
+        pageSize: WAVES_PAGE,
+        ...(token === undefined ? {} : { continuationToken: token }),
+      });
+      let reachedIndexed = false;
+      for (const wave of page.items) {
+        if (this.#indexed.has(wave.id)) {
+          reachedIndexed = true;
+          continue;
+        }
+        if ((await this.#store.get(this.#table, INDEXED_PK, key(wave.id))) !== undefined) {
+          this.#indexed.add(wave.id);
+          reachedIndexed = true;
+          continue;
+        }
+        // A wave still being created has not all its machines yet; the next look indexes it.
+        if (wave.status === 'Creating') continue;
+        await this.#indexWave(wave.id, waves);
+        indexedAny = true;
+      }
+      token = reachedIndexed ? undefined : page.continuationToken;
+    } while (token !== undefined);
+    return indexedAny;
+  }
+
+  async #indexWave(waveId: string, waves: WaveSource): Promise<void> {
+    let token: string | undefined;
+    do {
+      const page = await waves.listMachines(waveId, {
+        pageSize: 1000,
+        ...(token === undefined ? {} : { continuationToken: token }),
+      });
+      const rows: Row[] = [];
+      for (const machine of page.items) {
+        const plan = machine.plan ?? {};
+        const owner = {
+          waveId,
+          name: machine.name,
+          instanceId: machine.instanceId ?? machineInstanceId(waveId, machine.name),
+        };
+        const machineId = str(plan.machineId) ?? machine.machineId;
+        const itemName = machineId?.split('/').pop();
+        if (itemName !== undefined && itemName !== '') {
+          rows.push({ partitionKey: ITEM_PK, rowKey: key(itemName), ...owner });
+        }
+        const group = str(plan.targetResourceGroup);
+        const vm = str(plan.targetVmName);
+        if (group !== undefined && vm !== undefined) {
+          rows.push({ partitionKey: TARGET_PK, rowKey: `${key(group)}|${key(vm)}`, ...owner });
+          rows.push({
+            partitionKey: TARGET_PK,
+            rowKey: `${key(group)}|${key(testVmName(vm))}`,
+            ...owner,
+            testVm: true,
+          });
+        }
+      }
+      // One partition per batch; upserts make a repeated indexing harmless.
+      await Promise.all(rows.map((row) => this.#store.transact(this.#table, [{ kind: 'upsert', row }])));
+      token = page.continuationToken;
+    } while (token !== undefined);
+    await this.#store.transact(this.#table, [
+      { kind: 'upsert', row: { partitionKey: INDEXED_PK, rowKey: key(waveId), waveId } },
+    ]);
+    this.#indexed.add(waveId);
+  }
+}
+
+function ownerOf(row: Row): Owner {
+  return {
+    waveId: String(row.waveId),
+    name: String(row.name),
+    instanceId: String(row.instanceId ?? ''),
+    ...(row.testVm === true ? { testVm: true } : {}),
+  };
+}
+
+export async function createManagementStore(
+  settings: JournalStorageSettings,
+  credential?: TokenCredential,
+): Promise<ManagementStore> {
+  const store =
+    settings.connectionString !== undefined
+      ? new AzureTableStore({ connectionString: settings.connectionString })
+      : new AzureTableStore({
+          endpoint: settings.tableEndpoint ?? '',
+          credential:
+            credential ??
+            new DefaultAzureCredential(
+              settings.clientId === undefined ? {} : { managedIdentityClientId: settings.clientId },
+            ),
+        });
+  const management = new ManagementStore(store, settings.tablePrefix);
+  await management.initialise();
+  return management;
+}
+
+/** The same store in memory (unit tests of activities). */
+export async function createMemoryManagementStore(tablePrefix = 'factory'): Promise<ManagementStore> {
+  const management = new ManagementStore(new MemoryTableStore(), tablePrefix);
+  await management.initialise();
+  return management;
+}
