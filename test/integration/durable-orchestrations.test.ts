@@ -247,6 +247,19 @@ describe('instance management', () => {
     expect(status.output).toEqual(['Hello, Two!']);
   });
 
+  it('restarts an instance with its input, under a new id unless asked otherwise', async () => {
+    const id = await api.start('sequence', ['Bern']);
+    await api.finished(id);
+    const restarted = await api.post(`/durabletask/instances/${id}/restart`);
+    expect(restarted.status).toBe(202);
+    const newId = ((await restarted.json()) as { id: string }).id;
+    expect(newId).not.toBe(id);
+    expect((await api.finished(newId)).output).toEqual(['Hello, Bern!']);
+    const same = await api.post(`/durabletask/instances/${id}/restart?restartWithNewInstanceId=false`);
+    expect(((await same.json()) as { id: string }).id).toBe(id);
+    expect((await api.finished(id)).output).toEqual(['Hello, Bern!']);
+  });
+
   it('purges finished instances by creation time and status', async () => {
     const from = new Date(Date.now() + 5 * 60_000 * 360_000).toISOString();
     const ids = await Promise.all([1, 2].map(() => api.start('fanOut', 1)));

@@ -340,6 +340,22 @@ async function route(
       answer(res, await engine.resume(instanceId, reason), instanceId);
       return;
     }
+    if (method === 'POST' && second === 'restart') {
+      const record = await engine.status(instanceId);
+      if (!record) {
+        send(res, 404, `No instance with ID '${instanceId}' found.`);
+        return;
+      }
+      const newId = url.searchParams.get('restartWithNewInstanceId')?.toLowerCase() !== 'false';
+      const started = await engine.startNew(record.name, newId ? undefined : instanceId, record.input);
+      if ('conflict' in started) {
+        send(res, 409, `An instance with ID '${instanceId}' is still running.`);
+        return;
+      }
+      const payload = payloadFor(options, started.instanceId, origin);
+      send(res, 202, payload, { location: payload.statusQueryGetUri!, 'retry-after': '10' });
+      return;
+    }
     if (method === 'POST' && second === 'rewind') {
       const result = await engine.rewind(instanceId, reason);
       if (result === 'ok') send(res, 202);
