@@ -1,0 +1,116 @@
+/**
+ * A change made to a migration outside the factory wakes the pipeline that owns it: an operator
+ * starts the test migration of a machine with the SDK (as the portal would) while its wave is
+ * paused; the Event Grid handler raises `MigrationItemChanged` to the machine's pipeline, which
+ * re-reads the item and carries on from the running test without starting a second one.
+ */
+import {
+  SiteRecoveryManagementClient,
+  type VMwareCbtMigrationDetails,
+} from '@azure/arm-recoveryservices-siterecovery';
+import { ClientSecretCredential } from '@azure/identity';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { machineInstanceId } from '../../src/domain/names';
+import { type EventsStack, estateOf, planOf, SUBSCRIPTION, startEventsStack, until } from './events-support';
+
+const APPLIANCE = 'contoso-app01';
+const VAULT_RG = 'rg-migrate';
+const VAULT = 'contoso-migrate-vault';
+const TEST_VNET = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-test`;
+
+let stack: EventsStack;
+let sr: SiteRecoveryManagementClient;
+
+beforeAll(async () => {
+  stack = await startEventsStack({ estate: estateOf(1, 10), env: { MAX_REPLICATIONS_PER_APPLIANCE: '10' } });
+  const { authorityHost, tenantId, clientId, clientSecret } = stack.sim.authority;
+  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, {
+    authorityHost,
+    disableInstanceDiscovery: true,
+  });
+  sr = new SiteRecoveryManagementClient(credential, SUBSCRIPTION, {
+    endpoint: stack.sim.armUrl,
+    credentialScopes: ['https://management.azure.com/.default'],
+  });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function machine(waveId: string): Promise<{ stage: string }> {
+  return (await (await stack.api(`waves/${waveId}/machines/app-01`)).json()) as { stage: string };
+}
+
+const item = () =>
+  sr.replicationMigrationItems.get(
+    VAULT,
+    VAULT_RG,
+    `${APPLIANCE}replicationfabric`,
+    `${APPLIANCE}replicationcontainer`,
+    'app-01',
+  );
+
+describe('a test migration started outside the factory', () => {
+  it('is picked up by the pipeline, which does not start a second one', async () => {
+    const submitted = await stack.api('waves', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(planOf(['app-01'], { name: 'out-of-band test' })),
+    });
+    expect(submitted.status).toBe(202);
+    const waveId = ((await submitted.json()) as { id: string }).id;
+    await until(
+      () => machine(waveId),
+      (m) => m.stage === 'InitialSeeding',
+      'initial seeding',
+    );
+    expect((await stack.api(`waves/${waveId}/pause`, { method: 'POST' })).status).toBe(202);
+
+    const replicating = await until(
+      item,
+      (i) => i.properties?.allowedOperations?.includes('TestMigrate') === true,
+      'the item to allow a test migration',
+    );
+    const details = replicating.properties?.providerSpecificDetails as VMwareCbtMigrationDetails;
+    await sr.replicationMigrationItems.beginTestMigrateAndWait(
+      VAULT,
+      VAULT_RG,
+      `${APPLIANCE}replicationfabric`,
+      `${APPLIANCE}replicationcontainer`,
+      'app-01',
+      {
+        properties: {
+          providerSpecificDetails: {
+            instanceType: 'VMwareCbt',
+            networkId: TEST_VNET,
+            recoveryPointId: details.lastRecoveryPointId!,
+          },
+        },
+      },
+      { updateIntervalInMs: 20 },
+    );
+    const pipeline = machineInstanceId(waveId, 'app-01');
+    await until(
+      async () =>
+        stack.logs.filter((line) => line.includes(`MigrationItemChanged raised to ${pipeline}`)).length,
+      (raised) => raised > 0,
+      'the event raised to the pipeline',
+    );
+    expect((await stack.api(`waves/${waveId}/resume`, { method: 'POST' })).status).toBe(202);
+
+    const done = await until(
+      () => machine(waveId),
+      (m) => m.stage === 'Done' || m.stage === 'Failed',
+      'the machine to finish',
+    );
+    expect(done.stage).toBe('Done');
+    const testMigrations = stack.sim.core
+      .ledgerEntries()
+      .filter(
+        (e) => e.method === 'POST' && e.resource.endsWith('/replicationmigrationitems/app-01/testmigrate'),
+      );
+    expect(testMigrations).toHaveLength(1);
+    expect(stack.sim.core.ledgerSummary()).toMatchObject({ leakedTestVms: 0, duplicateMigrateCalls: 0 });
+  });
+});
