@@ -8,6 +8,7 @@ import * as df from 'durable-functions';
 import type { ActivityEnv } from '../activities';
 import { ACTIVITY, type ActivityName } from '../activities/contract';
 import '../orchestrations/applianceSlots';
+import '../orchestrations/migrationItemOwner';
 import '../orchestrations/vmPipeline';
 import '../orchestrations/wave';
 import { services } from './http/services';

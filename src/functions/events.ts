@@ -1,187 +1,43 @@
 /**
- * The Event Grid handler of the subscription's system topics (DESIGN.md, "Events"): one function,
- * `systemEvents`, subscribed to the Microsoft.Resources and PolicyInsights system topics.
- *
- * - A VM written in a managed scope: start its onboarding (`onboardingInstanceId(vmId)`) unless an
- *   instance for it exists; a finished one that skipped or failed is run again for a newer event.
- * - A NonCompliant policy state of a VM: start its drift correction
- *   (`remediationInstanceId(vmId, eventId)`); other states only update the VM's drift entity.
- * - A write or action on a migration item a wave owns: raise `MigrationItemChanged` to its pipeline.
- *
- * Delivery is at least once and unordered: every step is idempotent by event id and resource.
- * An event this handler cannot read is logged and acknowledged (never a poison loop); only a
- * failure of our own (storage, the durable engine) fails the delivery so Event Grid retries it.
+ * Resource events on migration items (an operator acting in the portal, or the factory itself)
+ * wake the pipeline that owns the item, so it reads the item now instead of at its next poll.
+ * Delivery is at least once and unordered: an event only makes the pipeline re-read Azure, so a
+ * duplicate or a late event costs one read and changes nothing else.
  */
 import type { EventGridEvent, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { onboardingInstanceId } from '../domain/names';
-import {
-  classifyEvent,
-  driftEntityKey,
-  type FactoryEvent,
-  remediationInstanceId,
-  vmIdParts,
-} from '../domain/scope';
-import { ONBOARD_VM, type OnboardingInput, type OnboardingResult } from '../orchestrations/onboarding';
-import { REMEDIATE_DRIFT, type RemediationInput } from '../orchestrations/remediation';
-import { DRIFT_ENTITY } from '../orchestrations/vmDrift';
-import { type ManagementServices, managementServices } from './managementServices';
+import { ITEM_OWNER_ENTITY, itemOwnerKey } from '../orchestrations/migrationItemOwner';
 
-export const SYSTEM_EVENTS_FUNCTION = 'systemEvents';
-export const MIGRATION_ITEM_CHANGED = 'MigrationItemChanged';
-
-const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
-
-function isNotFound(error: unknown): boolean {
-  return error instanceof Error && /HTTP 404|No instance with ID/.test(error.message);
+/** The migration item a resource URI addresses (itself or one of its actions), or undefined. */
+export function migrationItemIdOf(resourceUri: unknown): string | undefined {
+  if (typeof resourceUri !== 'string') return undefined;
+  return /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.RecoveryServices\/vaults\/[^/]+\/replicationFabrics\/[^/]+\/replicationProtectionContainers\/[^/]+\/replicationMigrationItems\/[^/]+/i.exec(
+    resourceUri,
+  )?.[0];
 }
 
-function isConflict(error: unknown): boolean {
-  return error instanceof Error && /409|already exists/i.test(error.message);
-}
-
-/** The instance's status, or undefined when no instance has this id. */
-async function statusOf(client: df.DurableClient, instanceId: string) {
-  try {
-    return await client.getStatus(instanceId, { showInput: true });
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-}
-
-/** Starts the orchestration unless an instance exists; answers whether it started one. */
-async function startOnce(
-  client: df.DurableClient,
-  name: string,
-  instanceId: string,
-  input: unknown,
-  rerun: (status: df.DurableOrchestrationStatus) => boolean = () => false,
-): Promise<boolean> {
-  const existing = await statusOf(client, instanceId);
-  if (existing !== undefined && !(TERMINAL.has(existing.runtimeStatus) && rerun(existing))) return false;
-  try {
-    await client.startNew(name, { instanceId, input });
-    return true;
-  } catch (error) {
-    // Another delivery of the same event started it a moment ago.
-    if (isConflict(error)) return false;
-    throw error;
-  }
-}
-
-function inManagedGroup(svc: ManagementServices, resourceGroup: string): boolean {
-  const group = resourceGroup.toLowerCase();
-  return svc.config.managedResourceGroups.some((g) => g.toLowerCase() === group);
-}
-
-async function onVmWritten(
-  event: Extract<FactoryEvent, { kind: 'vmWritten' }>,
-  svc: ManagementServices,
+async function migrationItemChanged(
+  event: EventGridEvent,
   client: df.DurableClient,
   context: InvocationContext,
 ): Promise<void> {
-  if (!inManagedGroup(svc, event.resourceGroup)) return;
-  const managed = await svc.store.getVm(event.vmId);
-  if (managed?.state === 'Unmanaged') {
-    context.info(`event ${event.eventId}: ${event.vmId} is out of management; not onboarded`);
-    return;
-  }
-  const input: OnboardingInput = { vmId: event.vmId, eventId: event.eventId, settings: svc.onboarding };
-  const started = await startOnce(client, ONBOARD_VM, onboardingInstanceId(event.vmId), input, (status) => {
-    // A later event may find a skipped or failed VM ready now (tags changed, VM repaired).
-    const output = status.output as OnboardingResult | undefined;
-    const previous = (status.input as OnboardingInput | undefined)?.eventId;
-    return previous !== event.eventId && (output?.outcome === 'Skipped' || output?.outcome === 'Failed');
-  });
-  if (started) context.info(`event ${event.eventId}: onboarding ${event.vmId}`);
-}
-
-async function onPolicyState(
-  event: Extract<FactoryEvent, { kind: 'policyState' }>,
-  svc: ManagementServices,
-  client: df.DurableClient,
-  context: InvocationContext,
-): Promise<void> {
-  const vm = vmIdParts(event.resourceId);
-  if (vm === undefined || !inManagedGroup(svc, vm.resourceGroup)) return;
-  const assignments = svc.config.management.driftPolicyAssignments;
-  if (assignments.length > 0 && !assignments.includes(event.policyAssignmentId.toLowerCase())) return;
-  const timestampMs = Date.parse(event.timestamp);
-  if (event.complianceState.toLowerCase() !== 'noncompliant') {
-    // Newer compliant states make older NonCompliant ones stale.
-    await client.signalEntity(new df.EntityId(DRIFT_ENTITY, driftEntityKey(event.resourceId)), 'judge', {
-      eventId: event.eventId,
-      timestamp: timestampMs,
-      complianceState: event.complianceState,
-      now: Date.now(),
-      quietPeriodMs: svc.remediation.quietPeriodMs,
+  const itemId = migrationItemIdOf((event.data as { resourceUri?: unknown } | undefined)?.resourceUri);
+  if (itemId === undefined) return;
+  const owner = await client.readEntityState<string | null>(
+    new df.EntityId(ITEM_OWNER_ENTITY, itemOwnerKey(itemId)),
+  );
+  const instanceId = owner.entityExists ? owner.entityState : undefined;
+  if (!instanceId) return;
+  try {
+    await client.raiseEvent(instanceId, 'MigrationItemChanged', {
+      eventId: event.id,
+      eventType: event.eventType,
     });
-    return;
-  }
-  const managed = await svc.store.getVm(event.resourceId);
-  if (managed?.state === 'Unmanaged') {
-    context.info(`event ${event.eventId}: ${event.resourceId} is out of management; drift not corrected`);
-    return;
-  }
-  const input: RemediationInput = {
-    vmId: event.resourceId,
-    eventId: event.eventId,
-    timestampMs,
-    complianceState: event.complianceState,
-    settings: svc.remediation,
-  };
-  if (
-    await startOnce(client, REMEDIATE_DRIFT, remediationInstanceId(event.resourceId, event.eventId), input)
-  ) {
-    context.info(`event ${event.eventId}: drift of ${event.resourceId} judged`);
-  }
-}
-
-async function onMigrationItem(
-  event: Extract<FactoryEvent, { kind: 'migrationItemChanged' }>,
-  svc: ManagementServices,
-  client: df.DurableClient,
-  context: InvocationContext,
-): Promise<void> {
-  const owner = await svc.store.ownerOfItem(event.itemName, svc.journal);
-  if (owner === undefined) return;
-  try {
-    await client.raiseEvent(owner.instanceId, MIGRATION_ITEM_CHANGED, {
-      eventId: event.eventId,
-      itemId: event.itemId,
-      operationName: event.operationName,
-    });
-    context.info(`event ${event.eventId}: ${MIGRATION_ITEM_CHANGED} raised to ${owner.instanceId}`);
   } catch (error) {
-    // A pipeline that finished (or has not started) waits for nothing.
-    if (!isNotFound(error)) throw error;
+    // The owner pointer can outlive its instance (purged history): nobody is waiting to be woken.
+    if (!(error instanceof Error && error.message.startsWith('No instance with ID'))) throw error;
+    context.warn(`migration item event ${event.id}: no instance ${instanceId}`);
   }
 }
 
-export async function handleSystemEvent(
-  raw: unknown,
-  client: df.DurableClient,
-  context: InvocationContext,
-): Promise<void> {
-  const event = classifyEvent(raw);
-  if (event.kind === 'malformed') {
-    context.warn(`event acknowledged without action: ${event.reason}`);
-    return;
-  }
-  if (event.kind === 'ignored') return;
-  const svc = await managementServices();
-  switch (event.kind) {
-    case 'vmWritten':
-      return onVmWritten(event, svc, client, context);
-    case 'policyState':
-      return onPolicyState(event, svc, client, context);
-    case 'migrationItemChanged':
-      return onMigrationItem(event, svc, client, context);
-  }
-}
-
-df.app.client.eventGrid(SYSTEM_EVENTS_FUNCTION, {
-  handler: (event: EventGridEvent, client: df.DurableClient, context: InvocationContext) =>
-    handleSystemEvent(event, client, context),
-});
+df.app.client.eventGrid('migrationItemChanged', { handler: migrationItemChanged });

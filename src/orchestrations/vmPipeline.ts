@@ -25,6 +25,7 @@ import {
 import type { AzureErrorInfo } from '../domain/errors';
 import type { Stage } from '../domain/lifecycle';
 import type { Cutover } from '../domain/plan';
+import { ITEM_OWNER_ENTITY, itemOwnerKey } from './migrationItemOwner';
 import {
   approverOf,
   cutoverGate,
@@ -45,6 +46,7 @@ import {
   nowMs,
   type Orchestration,
   type RetryPolicy,
+  retryDelay,
   smaller,
 } from './support';
 import { latestToggle } from './waveRules';
@@ -131,6 +133,8 @@ class PipelineRun {
   private stage: Stage = 'Queued';
   private step = 0;
   private job: MachineJob | undefined;
+  /** The migration item this run told the Event Grid handler it owns. */
+  private itemId: string | undefined;
   private slotHeld: boolean;
   /** Once the cut-over has started the machine moves to Azure: cancel is declined. */
   private cancellable = true;
@@ -188,6 +192,7 @@ class PipelineRun {
     // A machine whose item exists (a retry, or replication an operator started) continues from it.
     const from = startPoint(validation.item ?? null, validation.failedStage, !job.skipTestMigration);
     if (before(from, 'Completing')) yield* this.takeSlot();
+    if (validation.item) this.claimItem(validation.item.id);
 
     if (from === 'Validating') {
       yield* this.enable(job);
@@ -226,6 +231,7 @@ class PipelineRun {
       yield* this.start(ACTIVITY.completeMigration, 'Completing');
       yield* this.waitFor('complete', 'Completing');
     }
+    this.releaseItem();
     yield* this.releaseSlot();
     yield* this.onboard(job);
     yield* this.enter('Done');
@@ -235,16 +241,21 @@ class PipelineRun {
   private *enable(job: MachineJob): Orchestration<void> {
     yield* this.holdIfPaused();
     yield* this.enter('Replicating');
-    const [outcome] = yield* this.call(
-      ACTIVITY.enableReplication,
-      { jobs: [job], at: nowIso(this.context) },
-      'Replicating',
-    );
-    if (outcome === undefined || outcome.status === 'failed') {
-      throw new StepFailed(
+    const retry = this.settings.retry;
+    for (let attempt = 1; ; attempt++) {
+      const [outcome] = yield* this.call(
+        ACTIVITY.enableReplication,
+        { jobs: [job], at: nowIso(this.context) },
         'Replicating',
-        outcome?.error ?? { code: 'EnableFailed', message: 'enable returned nothing' },
       );
+      if (outcome !== undefined && outcome.status !== 'failed') {
+        if (outcome.migrationItemId !== undefined) this.claimItem(outcome.migrationItemId);
+        return;
+      }
+      const error = outcome?.error ?? { code: 'EnableFailed', message: 'The enable request had no answer.' };
+      if (outcome?.retryAfterMs === undefined || attempt >= retry.attempts)
+        throw new StepFailed('Replicating', error);
+      yield* this.sleep(nowMs(this.context) + retryDelay(retry, attempt, outcome.retryAfterMs), []);
     }
   }
 
@@ -451,6 +462,23 @@ class PipelineRun {
     return outcome;
   }
 
+  /** Lets the Event Grid handler find this run when Azure reports a change to the item. */
+  private claimItem(itemId: string): void {
+    if (this.itemId === itemId) return;
+    this.itemId = itemId;
+    this.context.df.signalEntity(
+      new df.EntityId(ITEM_OWNER_ENTITY, itemOwnerKey(itemId)),
+      'set',
+      this.context.df.instanceId,
+    );
+  }
+
+  private releaseItem(): void {
+    if (this.itemId === undefined) return;
+    this.context.df.signalEntity(new df.EntityId(ITEM_OWNER_ENTITY, itemOwnerKey(this.itemId)), 'clear');
+    this.itemId = undefined;
+  }
+
   private slotsEntity(): df.EntityId {
     return new df.EntityId(SLOTS_ENTITY, this.input.appliance.toLowerCase());
   }
@@ -507,6 +535,7 @@ class PipelineRun {
         this.inbox.drain('MigrationItemChanged');
       }
     }
+    this.releaseItem();
     yield* this.releaseSlot();
     yield* this.enter('Cancelled');
     return { name: this.input.name, stage: 'Cancelled' };

@@ -7,7 +7,7 @@ import { createGateways } from '../../src/azure';
 import { createCredential, loadConfig } from '../../src/config';
 import { planToCsv } from '../../src/domain/csv';
 import { planSchema } from '../../src/domain/plan';
-import { machineNames, planOf, type Stack, startStack, until } from './pipeline-support';
+import { machineNames, planOf, type Stack, SUBSCRIPTION, startStack, until } from './pipeline-support';
 
 interface WaveView {
   id: string;
@@ -190,6 +190,60 @@ describe('pause and resume', () => {
     expect((await stack.api(`waves/${id}/resume`, { method: 'POST' })).status).toBe(202);
     const done = await until(() => wave(id), finished, 'the resumed wave to finish');
     expect(done.counts.Done).toBe(2);
+  });
+});
+
+describe('resource events', () => {
+  it('wake the pipeline that owns the migration item', async () => {
+    const name = 'app-39';
+    const { id } = (await (await submit(planOf([name], { name: 'events' }))).json()) as { id: string };
+    const seeding = await until(
+      async () =>
+        (await (await stack.api(`waves/${id}/machines/${name}`)).json()) as {
+          stage: string;
+          migrationItemId?: string;
+        },
+      (m) => m.stage === 'InitialSeeding' && m.migrationItemId !== undefined,
+      'the machine to seed',
+    );
+    const keys = stack.host.keys;
+    const delivered = await fetch(
+      `${stack.host.baseUrl}/runtime/webhooks/eventgrid?functionName=migrationItemChanged&code=${keys.systemKeys.eventgrid_extension}`,
+      {
+        method: 'POST',
+        headers: { 'aeg-event-type': 'Notification', 'content-type': 'application/json' },
+        body: JSON.stringify([
+          {
+            id: 'portal-edit-1',
+            eventType: 'Microsoft.Resources.ResourceActionSuccess',
+            subject: `${seeding.migrationItemId}/resync`,
+            eventTime: new Date().toISOString(),
+            dataVersion: '2',
+            topic: `/subscriptions/${SUBSCRIPTION}`,
+            data: {
+              resourceUri: `${seeding.migrationItemId}/resync`,
+              operationName:
+                'Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationMigrationItems/resync/action',
+            },
+          },
+        ]),
+      },
+    );
+    expect(delivered.status).toBe(202);
+    const instance = encodeURIComponent(`vm:${id}:${name}`);
+    const history = await until(
+      async () =>
+        (await (
+          await fetch(
+            `${stack.host.baseUrl}/runtime/webhooks/durabletask/instances/${instance}?showHistory=true&code=${keys.systemKeys.durabletask_extension}`,
+          )
+        ).json()) as { historyEvents: { EventType: string; Name?: string }[] },
+      (h) => h.historyEvents.some((e) => e.EventType === 'EventRaised' && e.Name === 'MigrationItemChanged'),
+      'the pipeline to be told',
+    );
+    expect(history.historyEvents.filter((e) => e.Name === 'MigrationItemChanged')).toHaveLength(1);
+    const done = await until(() => wave(id), finished, 'the wave to finish');
+    expect(done.counts.Done).toBe(1);
   });
 });
 
