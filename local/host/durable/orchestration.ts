@@ -176,7 +176,11 @@ class Work {
     readonly instanceId: string,
   ) {
     this.exists = snapshot !== undefined;
-    if (snapshot) this.record = structuredClone(snapshot.record);
+    if (snapshot) {
+      // The outbox is replaced, never changed, by a work item: no need to copy it (it can be large).
+      const { outbox, ...rest } = snapshot.record;
+      this.record = { ...structuredClone(rest), outbox };
+    }
     this.history = snapshot ? snapshot.history.slice() : [];
   }
 
@@ -613,13 +617,15 @@ async function runEpisode(
   reserving: HistoryEvent | undefined,
 ): Promise<EpisodeOutcome> {
   const now = episodeTime(ctx, w, events);
+  // Earlier episodes are what this replay plays back (the events are the engine's own objects).
+  for (const event of w.history) event.IsPlayed = true;
   const playedUntil = w.history.length;
   w.append(newEvent(EventType.OrchestratorStarted, now));
   for (const event of events) w.append(event);
   if (reserving) applyReservation(ctx, w, reserving, now);
 
   const trigger = {
-    history: w.history.map((event, i) => (i < playedUntil ? { ...event, IsPlayed: true } : event)),
+    history: w.history,
     input: parseJson(w.history.find((e) => e.EventType === EventType.ExecutionStarted)?.Input),
     instanceId: w.instanceId,
     isReplaying: playedUntil > 1,
