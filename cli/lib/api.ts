@@ -310,10 +310,10 @@ export function connectionFrom(
   try {
     parsed = new URL(baseUrl);
   } catch {
-    throw new Error('--url must be an absolute http(s) URL such as http://127.0.0.1:7071');
+    throw new UsageError('--url must be an absolute http(s) URL such as http://127.0.0.1:7071');
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new Error('--url must be an absolute http(s) URL such as http://127.0.0.1:7071');
+    throw new UsageError('--url must be an absolute http(s) URL such as http://127.0.0.1:7071');
   }
   const key = values.key ?? env['FACTORY_KEY'];
   return { baseUrl, ...(key ? { key } : {}) };
