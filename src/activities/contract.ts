@@ -172,8 +172,6 @@ export interface RecordFailureInput extends MachineRef {
   at: string;
   changeId: string;
   error: AzureErrorInfo;
-  /** Whether the machine ends `Failed` (false: the step will be retried, this is a note). */
-  final: boolean;
 }
 
 export interface RecordApprovalInput extends MachineRef {

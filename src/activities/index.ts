@@ -381,10 +381,24 @@ export function createActivities(deps: ActivityDeps): Activities {
 
     async recordFailure(failure, env) {
       const reason = `failed in ${failure.stage}: ${failure.error.message}`;
+      const machine = await journal.getMachine(failure.waveId, failure.name);
+      // The journal takes the stage a machine fails in from its current stage; a step that failed
+      // earlier than the stage the pipeline is in now (a test cleaned up before failing) goes back first.
+      if (machine !== undefined && machine.stage !== failure.stage && machine.stage !== 'Failed') {
+        await journal.recordStage({
+          waveId: failure.waveId,
+          machineName: failure.name,
+          to: failure.stage,
+          // 1 ms before the failure, so the timeline (ordered by time) shows it first.
+          at: new Date(Date.parse(failure.at) - 1).toISOString(),
+          changeId: `${failure.changeId}:in`,
+          reason: `the failure happened in ${failure.stage}`,
+        });
+      }
       await journal.recordStage({
         waveId: failure.waveId,
         machineName: failure.name,
-        to: failure.final ? 'Failed' : failure.stage,
+        to: 'Failed',
         at: failure.at,
         changeId: failure.changeId,
         reason,
@@ -395,7 +409,8 @@ export function createActivities(deps: ActivityDeps): Activities {
           id: failure.changeId,
           waveId: failure.waveId,
           machineName: failure.name,
-          to: failure.final ? 'Failed' : failure.stage,
+          from: failure.stage,
+          to: 'Failed',
           at: failure.at,
           reason,
           error: failure.error,

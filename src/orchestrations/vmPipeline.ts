@@ -550,7 +550,6 @@ class PipelineRun {
       at: nowIso(this.context),
       changeId: this.changeId(),
       error,
-      final: true,
     });
     this.stage = 'Failed';
     const job = this.job;

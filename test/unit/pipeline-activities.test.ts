@@ -281,11 +281,28 @@ describe('journal and lifecycle events', () => {
     );
     const error = { code: 'TestVmUnhealthy', message: 'no agent', recommendedAction: 'install the agent' };
     await activities.recordFailure(
-      { waveId: 'w1', name: 'web-01', stage: 'Testing', at: AT, changeId: 'i:2', error, final: true },
+      { waveId: 'w1', name: 'web-01', stage: 'Testing', at: AT, changeId: 'i:2', error },
       env(),
     );
     const machine = await journal.getMachine('w1', 'web-01');
     expect(machine).toMatchObject({ stage: 'Failed', failedStage: 'Testing', error });
+  });
+
+  it('records the stage a failure happened in even when the pipeline has moved on to clean up', async () => {
+    await activities.recordStage(
+      { waveId: 'w1', name: 'web-01', to: 'CleaningUpTest', at: AT, changeId: 'i:1' },
+      env(),
+    );
+    const error = { code: 'TestMigrationFailed', message: 'no boot' };
+    await activities.recordFailure(
+      { waveId: 'w1', name: 'web-01', stage: 'TestMigrating', at: AT, changeId: 'i:2', error },
+      env(),
+    );
+    expect(await journal.getMachine('w1', 'web-01')).toMatchObject({
+      stage: 'Failed',
+      failedStage: 'TestMigrating',
+    });
+    expect(published.at(-1)).toMatchObject({ from: 'TestMigrating', to: 'Failed' });
   });
 
   it('validates from the journal plan and Azure: a target name taken by someone else is a problem', async () => {
