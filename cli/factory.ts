@@ -18,6 +18,8 @@ const COMMANDS: Record<string, string> = {
   'waves watch': 'waves-watch',
   'waves approve': 'waves-approve',
   'waves cancel': 'waves-cancel',
+  'waves pause': 'waves-pause',
+  'waves resume': 'waves-resume',
   'waves retry': 'waves-retry',
   'waves report': 'waves-report',
 };

@@ -227,8 +227,8 @@ describe('a wave with approval cut-over, steered from the CLI', () => {
   });
 });
 
-describe('factory waves cancel', () => {
-  it('cancels a running wave; watch then ends with the machines Cancelled', async () => {
+describe('factory waves pause, resume and cancel', () => {
+  it('pauses and resumes a running wave, then cancels it; watch ends with the machines Cancelled', async () => {
     const name = machines[2]!;
     const started = await factory([
       'waves',
@@ -241,6 +241,14 @@ describe('factory waves cancel', () => {
     expect(started.code, started.stderr).toBe(0);
     const { id } = JSON.parse(started.stdout) as { id: string };
     await until(id, (w) => w.status === 'Running', 'the wave to run');
+    for (const [action, requested] of [
+      ['pause', 'Pause'],
+      ['resume', 'Resume'],
+    ] as const) {
+      const steered = await factory(['waves', action, id, '--json']);
+      expect(steered.code, steered.stderr).toBe(0);
+      expect(JSON.parse(steered.stdout)).toMatchObject({ waveId: id, requested });
+    }
     const cancelled = await factory(['waves', 'cancel', id]);
     expect(cancelled.code, cancelled.stderr).toBe(0);
     const watched = await factory(['waves', 'watch', id, '--interval', '0.2', '--json']);

@@ -1,0 +1,4 @@
+/** `factory waves resume WAVE [--url URL] [--key KEY] [--json]`: a paused wave carries on. */
+import { steerWave } from '../lib/steer';
+
+export const run = (args: string[]): Promise<number> => steerWave('resume', args);
