@@ -9,8 +9,8 @@
  *   TARGET_MACHINE_NAME is the source name, empty LICENSE_TYPE is NoLicenseType.
  * - TURNOFF_SOURCESERVER and OK_TO_TESTMIGRATE set the machine's shutdownSource / testMigration;
  *   empty cells take the wave's settings. The wave settings are not in the file: the caller passes
- *   them, and `shutdownSource` defaults to false for a CSV wave because their StartMigration does
- *   not shut the source down when the cell is empty.
+ *   them. Unlike Microsoft's StartMigration, an empty TURNOFF_SOURCESERVER shuts the source down
+ *   (the wave default): the final sync then loses no data, and a row must say N to skip it.
  * - Tag cells hold comma-separated lists ("t1,t2" with "v1,v2"); TAG_* applies to the VM, disks
  *   and NICs, VM_/DISK_/NIC_TAG_* to one kind.
  * - OK_TO_USE_ASSESSMENT=Y asks for size and per-disk types from the assessment (resolve.ts).
@@ -215,7 +215,7 @@ function columnFor(path: string, overrides: Record<string, string> | undefined):
 export interface CsvImportOptions {
   /** The wave's name (Input.csv has none); defaults to 'csv-plan'. */
   name?: string;
-  /** Wave settings (Input.csv has none); `shutdownSource` defaults to false, as in their scripts. */
+  /** Wave settings (Input.csv has none); the defaults are those of JSON plans. */
   settings?: PlanSettingsInput;
 }
 
@@ -253,10 +253,10 @@ export function parsePlanCsv(text: string, options: CsvImportOptions = {}): CsvP
     const column = columnFor(path, columnOverrides[machineIndex]);
     return { row: machineRows[machineIndex] ?? 0, column: column ?? path };
   };
-  const settingsParse = settingsSchema.safeParse({ shutdownSource: false, ...options.settings });
+  const settingsParse = settingsSchema.safeParse({ ...options.settings });
   const draft: PlanDraft = {
     name: options.name ?? 'csv-plan',
-    settings: settingsParse.success ? settingsParse.data : settingsSchema.parse({ shutdownSource: false }),
+    settings: settingsParse.success ? settingsParse.data : settingsSchema.parse({}),
     machines: [],
   };
   if (!settingsParse.success) {

@@ -73,8 +73,8 @@ describe('Input.csv import', () => {
     expect(web1.target.useAssessment).toBe(true);
     expect(web1.target.licenseType).toBe('WindowsServer');
     expect(web1.target.subnet).toBe('app');
-    // TURNOFF_SOURCESERVER=Y differs from a CSV wave's default (no shutdown), so it is kept.
-    expect(web1.shutdownSource).toBe(true);
+    // TURNOFF_SOURCESERVER=Y is the wave's default (shut down), so the machine needs no override.
+    expect(web1.shutdownSource).toBeUndefined();
     expect(web2.target.subnet).toBe('default');
     expect(web2.target.diskType).toBe('Standard_LRS');
     expect(web2.target.name).toBeUndefined();
@@ -84,7 +84,7 @@ describe('Input.csv import', () => {
     expect(db.target.tags).toEqual({ nic: { role: 'db' } });
     expect(db.target.osDiskId).toBe('6000C291-cccc-0001');
     expect(db.target.availabilityZone).toBe('2');
-    expect(plan.settings.shutdownSource).toBe(false);
+    expect(plan.settings.shutdownSource).toBe(true);
   });
 
   it('splits quoted comma-separated tag cells and trims each item', () => {
@@ -258,7 +258,8 @@ describe('Input.csv export', () => {
     const header = text.split('\n')[0]!.split(',');
     expect(header.slice(0, MICROSOFT_COLUMNS.length)).toEqual([...MICROSOFT_COLUMNS]);
     expect(text).toContain('"costCenter,owner","cc-101,crm-team"');
-    expect(records.map((r) => r.TURNOFF_SOURCESERVER)).toEqual(['Y', 'N', 'N']);
+    // The second row's empty cell took the wave's default (shut down): the export says so.
+    expect(records.map((r) => r.TURNOFF_SOURCESERVER)).toEqual(['Y', 'Y', 'N']);
     expect(records.map((r) => r.OK_TO_MIGRATE)).toEqual(['Y', 'Y', 'Y']);
     expect(records.map((r) => r.OK_TO_TESTMIGRATE)).toEqual(['Y', 'Y', 'Y']);
     expect(records[1]!.TARGET_SUBNET_NAME).toBe('default');
