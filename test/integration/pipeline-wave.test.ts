@@ -208,7 +208,7 @@ describe('resource events', () => {
     );
     const keys = stack.host.keys;
     const delivered = await fetch(
-      `${stack.host.baseUrl}/runtime/webhooks/eventgrid?functionName=migrationItemChanged&code=${keys.systemKeys.eventgrid_extension}`,
+      `${stack.host.baseUrl}/runtime/webhooks/eventgrid?functionName=systemEvents&code=${keys.systemKeys.eventgrid_extension}`,
       {
         method: 'POST',
         headers: { 'aeg-event-type': 'Notification', 'content-type': 'application/json' },
