@@ -1,97 +1,188 @@
 /**
- * Event Grid: the subscription's resource events and the PolicyInsights events, one per
- * invocation, at least once and in any order. Every branch is idempotent:
- * - a VM written in a managed scope is onboarded by one orchestration per VM id
- *   (`onboardingInstanceId`); its first activity decides whether the VM is in scope at all;
- * - a policy state of a VM starts one correction per event (`remediationInstanceId`), which the
- *   VM's drift entity orders by `data.timestamp` and dedups;
- * - a change to a migration item (an operator in the portal) wakes the pipeline that owns it, so
- *   it reads the item now instead of at its next poll; a duplicate costs one read.
- * Malformed and unrelated events are acknowledged without acting (Event Grid would only retry them).
+ * The Event Grid handler of the subscription's system topics (DESIGN.md, "Events"): one function,
+ * `systemEvents`, subscribed to the Microsoft.Resources and PolicyInsights system topics.
+ *
+ * - A VM written in a managed scope: start its onboarding (`onboardingInstanceId(vmId)`) unless an
+ *   instance for it exists; a finished one that skipped or failed is run again for a newer event.
+ * - A NonCompliant policy state of a VM: start its drift correction
+ *   (`remediationInstanceId(vmId, eventId)`); other states only update the VM's drift entity.
+ * - A write or action on a migration item a pipeline owns (entity `migrationItemOwner`, which the
+ *   pipeline sets once the item exists): raise `MigrationItemChanged` to that pipeline.
+ *
+ * Delivery is at least once and unordered: every step is idempotent by event id and resource.
+ * An event this handler cannot read is logged and acknowledged (never a poison loop); only a
+ * failure of our own (storage, the durable engine) fails the delivery so Event Grid retries it.
  */
 import type { EventGridEvent, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { onboardingInstanceId } from '../domain/names';
-import { classifyEvent, remediationInstanceId, vmIdParts } from '../domain/scope';
+import {
+  classifyEvent,
+  driftEntityKey,
+  type FactoryEvent,
+  remediationInstanceId,
+  vmIdParts,
+} from '../domain/scope';
 import { ITEM_OWNER_ENTITY, itemOwnerKey } from '../orchestrations/migrationItemOwner';
-import { ONBOARD_VM, type OnboardingInput } from '../orchestrations/onboarding';
+import { ONBOARD_VM, type OnboardingInput, type OnboardingResult } from '../orchestrations/onboarding';
 import { REMEDIATE_DRIFT, type RemediationInput } from '../orchestrations/remediation';
-import { managementServices } from './managementServices';
+import { DRIFT_ENTITY } from '../orchestrations/vmDrift';
+import { type ManagementServices, managementServices } from './managementServices';
 
-async function isActive(client: df.DurableClient, instanceId: string): Promise<boolean | undefined> {
+export const SYSTEM_EVENTS_FUNCTION = 'systemEvents';
+export const MIGRATION_ITEM_CHANGED = 'MigrationItemChanged';
+
+const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Error && /HTTP 404|No instance with ID/.test(error.message);
+}
+
+function isConflict(error: unknown): boolean {
+  return error instanceof Error && /409|already exists/i.test(error.message);
+}
+
+/** The instance's status, or undefined when no instance has this id. */
+async function statusOf(client: df.DurableClient, instanceId: string) {
   try {
-    const status = (await client.getStatus(instanceId)).runtimeStatus;
-    return status === 'Running' || status === 'Pending';
+    return await client.getStatus(instanceId, { showInput: true });
   } catch (error) {
-    if (error instanceof Error && /\b404\b/.test(error.message)) return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }
 
-async function wakePipeline(
+/** Starts the orchestration unless an instance exists; answers whether it started one. */
+async function startOnce(
   client: df.DurableClient,
-  itemId: string,
-  event: { eventId: string; operationName: string },
-) {
-  const owner = await client.readEntityState<string | null>(
-    new df.EntityId(ITEM_OWNER_ENTITY, itemOwnerKey(itemId)),
-  );
-  const instanceId = owner.entityExists ? owner.entityState : undefined;
-  if (!instanceId) return `no pipeline owns ${itemId}`;
+  name: string,
+  instanceId: string,
+  input: unknown,
+  rerun: (status: df.DurableOrchestrationStatus) => boolean = () => false,
+): Promise<boolean> {
+  const existing = await statusOf(client, instanceId);
+  if (existing !== undefined && !(TERMINAL.has(existing.runtimeStatus) && rerun(existing))) return false;
   try {
-    await client.raiseEvent(instanceId, 'MigrationItemChanged', event);
-    return `woke ${instanceId}`;
+    await client.startNew(name, { instanceId, input });
+    return true;
   } catch (error) {
-    // The owner pointer can outlive its instance (purged history): nobody is waiting to be woken.
-    if (!(error instanceof Error && error.message.startsWith('No instance with ID'))) throw error;
-    return `no instance ${instanceId}`;
+    // Another delivery of the same event started it a moment ago.
+    if (isConflict(error)) return false;
+    throw error;
   }
 }
 
-async function systemEvents(
-  event: EventGridEvent,
+function inManagedGroup(svc: ManagementServices, resourceGroup: string): boolean {
+  const group = resourceGroup.toLowerCase();
+  return svc.config.managedResourceGroups.some((g) => g.toLowerCase() === group);
+}
+
+async function onVmWritten(
+  event: Extract<FactoryEvent, { kind: 'vmWritten' }>,
+  svc: ManagementServices,
   client: df.DurableClient,
   context: InvocationContext,
 ): Promise<void> {
-  const fact = classifyEvent(event);
-  switch (fact.kind) {
-    case 'malformed':
-    case 'ignored':
-      context.log(`event acknowledged without action: ${fact.reason}`);
-      return;
-    case 'migrationItemChanged':
-      context.log(
-        await wakePipeline(client, fact.itemId, { eventId: fact.eventId, operationName: fact.operationName }),
-      );
-      return;
-    case 'vmWritten': {
-      const svc = await managementServices();
-      const instanceId = onboardingInstanceId(fact.vmId);
-      // A redelivered event finds the onboarding already running (or done) and starts nothing new.
-      if ((await isActive(client, instanceId)) !== undefined) return;
-      const input: OnboardingInput = { vmId: fact.vmId, eventId: fact.eventId, settings: svc.onboarding };
-      await client.startNew(ONBOARD_VM, { instanceId, input });
-      return;
-    }
-    case 'policyState': {
-      if (vmIdParts(fact.resourceId) === undefined) {
-        context.log(`policy state of ${fact.resourceId} acknowledged: not a virtual machine`);
-        return;
-      }
-      const svc = await managementServices();
-      const instanceId = remediationInstanceId(fact.resourceId, fact.eventId);
-      if ((await isActive(client, instanceId)) !== undefined) return;
-      const input: RemediationInput = {
-        vmId: fact.resourceId,
-        eventId: fact.eventId,
-        timestampMs: Date.parse(fact.timestamp),
-        complianceState: fact.complianceState,
-        settings: svc.remediation,
-      };
-      await client.startNew(REMEDIATE_DRIFT, { instanceId, input });
-      return;
-    }
+  // Whether the VM is out of management is the orchestration's first read: the handler stays cheap.
+  if (!inManagedGroup(svc, event.resourceGroup)) return;
+  const input: OnboardingInput = { vmId: event.vmId, eventId: event.eventId, settings: svc.onboarding };
+  const started = await startOnce(client, ONBOARD_VM, onboardingInstanceId(event.vmId), input, (status) => {
+    // A later event may find a skipped or failed VM ready now (tags changed, VM repaired).
+    const output = status.output as OnboardingResult | undefined;
+    const previous = (status.input as OnboardingInput | undefined)?.eventId;
+    return previous !== event.eventId && (output?.outcome === 'Skipped' || output?.outcome === 'Failed');
+  });
+  if (started) context.info(`event ${event.eventId}: onboarding ${event.vmId}`);
+}
+
+async function onPolicyState(
+  event: Extract<FactoryEvent, { kind: 'policyState' }>,
+  svc: ManagementServices,
+  client: df.DurableClient,
+  context: InvocationContext,
+): Promise<void> {
+  const vm = vmIdParts(event.resourceId);
+  if (vm === undefined || !inManagedGroup(svc, vm.resourceGroup)) return;
+  const assignments = svc.config.management.driftPolicyAssignments;
+  if (assignments.length > 0 && !assignments.includes(event.policyAssignmentId.toLowerCase())) return;
+  const timestampMs = Date.parse(event.timestamp);
+  if (event.complianceState.toLowerCase() !== 'noncompliant') {
+    // Newer compliant states make older NonCompliant ones stale.
+    await client.signalEntity(new df.EntityId(DRIFT_ENTITY, driftEntityKey(event.resourceId)), 'judge', {
+      eventId: event.eventId,
+      timestamp: timestampMs,
+      complianceState: event.complianceState,
+      now: Date.now(),
+      quietPeriodMs: svc.remediation.quietPeriodMs,
+    });
+    return;
+  }
+  const managed = await svc.store.getVm(event.resourceId);
+  if (managed?.state === 'Unmanaged') {
+    context.info(`event ${event.eventId}: ${event.resourceId} is out of management; drift not corrected`);
+    return;
+  }
+  const input: RemediationInput = {
+    vmId: event.resourceId,
+    eventId: event.eventId,
+    timestampMs,
+    complianceState: event.complianceState,
+    settings: svc.remediation,
+  };
+  if (
+    await startOnce(client, REMEDIATE_DRIFT, remediationInstanceId(event.resourceId, event.eventId), input)
+  ) {
+    context.info(`event ${event.eventId}: drift of ${event.resourceId} judged`);
   }
 }
 
-df.app.client.eventGrid('systemEvents', { handler: systemEvents });
+async function onMigrationItem(
+  event: Extract<FactoryEvent, { kind: 'migrationItemChanged' }>,
+  client: df.DurableClient,
+  context: InvocationContext,
+): Promise<void> {
+  // The pipeline names itself the item's owner once the item exists (entity migrationItemOwner).
+  const owner = await client.readEntityState<string | null>(
+    new df.EntityId(ITEM_OWNER_ENTITY, itemOwnerKey(event.itemId)),
+  );
+  const instanceId = owner.entityExists ? owner.entityState : null;
+  if (!instanceId) return;
+  try {
+    await client.raiseEvent(instanceId, MIGRATION_ITEM_CHANGED, {
+      eventId: event.eventId,
+      itemId: event.itemId,
+      operationName: event.operationName,
+    });
+    context.info(`event ${event.eventId}: ${MIGRATION_ITEM_CHANGED} raised to ${instanceId}`);
+  } catch (error) {
+    // A pipeline that finished (or whose history was purged) waits for nothing.
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+export async function handleSystemEvent(
+  raw: unknown,
+  client: df.DurableClient,
+  context: InvocationContext,
+): Promise<void> {
+  const event = classifyEvent(raw);
+  if (event.kind === 'malformed') {
+    context.warn(`event acknowledged without action: ${event.reason}`);
+    return;
+  }
+  if (event.kind === 'ignored') return;
+  const svc = await managementServices();
+  switch (event.kind) {
+    case 'vmWritten':
+      return onVmWritten(event, svc, client, context);
+    case 'policyState':
+      return onPolicyState(event, svc, client, context);
+    case 'migrationItemChanged':
+      return onMigrationItem(event, client, context);
+  }
+}
+
+df.app.client.eventGrid(SYSTEM_EVENTS_FUNCTION, {
+  handler: (event: EventGridEvent, client: df.DurableClient, context: InvocationContext) =>
+    handleSystemEvent(event, client, context),
+});

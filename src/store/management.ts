@@ -1,14 +1,14 @@
 /**
  * What the Event Grid handlers keep in Table storage: each managed VM's state (onboarded, skipped
  * and why, taken out of management by whom and why), its history (onboardings, drift corrections,
- * escalations, management changes), and an index of which wave owns a migration item or a target
- * VM, so an event about either finds the pipeline that owns it.
+ * escalations, management changes), and an index of which wave migrates to a VM, so a VM the
+ * pipeline creates (or its test VM) is left to the pipeline.
  *
  * Layout (table `{prefix}ManagedVms`; keys are lower-case, URI-encoded):
  * - PartitionKey `vm`, RowKey VM id: the VM's record.
  * - PartitionKey VM id, RowKey `h|{at}|{id}`: its history, oldest first; `id` makes a replay a no-op.
- * - PartitionKey `item`, RowKey item name; PartitionKey `target`, RowKey `{group}|{vm}`: the owning
- *   wave machine. PartitionKey `indexedWave`, RowKey wave id: waves whose machines are indexed.
+ * - PartitionKey `target`, RowKey `{group}|{vm}`: the wave machine migrating to (or testing on)
+ *   that VM. PartitionKey `indexedWave`, RowKey wave id: waves whose machines are indexed.
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
@@ -60,7 +60,7 @@ export interface HistoryEntry {
   eventId?: string;
 }
 
-/** The wave machine that owns a migration item or a target VM. */
+/** The wave machine that migrates to a VM. */
 export interface Owner {
   waveId: string;
   name: string;
@@ -71,7 +71,6 @@ export interface Owner {
 }
 
 const VM_PK = 'vm';
-const ITEM_PK = 'item';
 const TARGET_PK = 'target';
 const INDEXED_PK = 'indexedWave';
 /** Waves read per page when looking for waves not indexed yet. */
@@ -200,11 +199,6 @@ export class ManagementStore {
     });
   }
 
-  /** The wave machine whose migration item is named `itemName`, if a wave owns it. */
-  async ownerOfItem(itemName: string, waves: WaveSource): Promise<Owner | undefined> {
-    return this.#owner(ITEM_PK, key(itemName), waves);
-  }
-
   /** The wave machine that migrates to (or test-migrates to) this VM, if a wave owns it. */
   async ownerOfVm(resourceGroup: string, vmName: string, waves: WaveSource): Promise<Owner | undefined> {
     return this.#owner(TARGET_PK, `${key(resourceGroup)}|${key(vmName)}`, waves);
@@ -267,11 +261,6 @@ export class ManagementStore {
           name: machine.name,
           instanceId: machine.instanceId ?? machineInstanceId(waveId, machine.name),
         };
-        const machineId = str(plan.machineId) ?? machine.machineId;
-        const itemName = machineId?.split('/').pop();
-        if (itemName !== undefined && itemName !== '') {
-          rows.push({ partitionKey: ITEM_PK, rowKey: key(itemName), ...owner });
-        }
         const group = str(plan.targetResourceGroup);
         const vm = str(plan.targetVmName);
         if (group !== undefined && vm !== undefined) {
