@@ -26,6 +26,9 @@ param managedResourceGroups array
 @description('Extra settings for the app (e.g. MANAGED_INCLUDE_TAGS); merged over the defaults.')
 param extraAppSettings object = {}
 
+@description('Subscribe the app to the system topics. Event Grid validates a webhook when the subscription is created, and the app\'s Event Grid system key exists only once its code runs: provision with false, deploy the code, then provision again with true (azd: a postdeploy hook).')
+param subscribeEvents bool = false
+
 var suffix = uniqueString(resourceGroup().id, name)
 var storageName = toLower('st${take(name, 10)}${take(suffix, 12)}')
 var deploymentContainer = 'app-package'
@@ -68,7 +71,8 @@ resource insights 'Microsoft.Insights/components@2020-02-02' = {
 resource lifecycleTopic 'Microsoft.EventGrid/topics@2024-06-01-preview' = {
   name: 'egt-${name}-lifecycle'
   location: location
-  properties: { inputSchema: 'CloudEventSchemaV1_0' }
+  // The app publishes in the Event Grid schema (src/azure/lifecycle.ts, docs/events.md).
+  properties: { inputSchema: 'EventGridSchema' }
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -168,6 +172,134 @@ module targetAccess 'roles.bicep' = [for group in managedResourceGroups: {
     roleDefinitionIds: ['b24988ac-6180-42a0-ab88-20f7382dd24c'] // Contributor
   }
 }]
+
+// ------------------------------------------------------------------------------------------------
+// System topics of the subscription and their subscriptions to the app's `systemEvents` function
+// (src/functions/events.ts). Filters keep deliveries to what the handler acts on; the handler still
+// checks everything itself (delivery is at least once, unordered). Undeliverable events are dead-
+// lettered to a blob container, written with the topic's own identity (shared keys are disabled).
+
+var webhookFunction = 'systemEvents'
+var vmSubjects = [for group in managedResourceGroups: '${subscription().id}/resourceGroups/${group}/providers/Microsoft.Compute/virtualMachines/']
+var vaultId = resourceId(migrateResourceGroup, 'Microsoft.RecoveryServices/vaults', migrateVaultName)
+var migrationItemOperations = 'Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationMigrationItems/'
+var deadLetterContainer = 'eventgrid-deadletters'
+// Event Grid's own retry schedule, at most 30 attempts in 24 h (azure-facts.md, "Event Grid").
+var retryPolicy = { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 }
+
+resource deadLetters 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: storage::blobs
+  name: deadLetterContainer
+}
+
+resource resourceEvents 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
+  name: 'egst-${name}-resources'
+  location: 'global'
+  identity: { type: 'SystemAssigned' }
+  properties: { source: subscription().id, topicType: 'Microsoft.Resources.Subscriptions' }
+}
+
+resource policyEvents 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
+  name: 'egst-${name}-policy'
+  location: 'global'
+  identity: { type: 'SystemAssigned' }
+  properties: { source: subscription().id, topicType: 'Microsoft.PolicyInsights.PolicyStates' }
+}
+
+// Storage Blob Data Contributor for each topic's identity, to write dead letters.
+resource resourceDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, resourceEvents.id, 'dead-letters')
+  properties: {
+    principalId: resourceEvents.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
+  }
+}
+
+resource policyDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, policyEvents.id, 'dead-letters')
+  properties: {
+    principalId: policyEvents.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
+  }
+}
+
+// One event per POST (Event Grid's default) so a failed event never makes Event Grid redeliver others.
+var destination = {
+  endpointType: 'WebHook'
+  properties: {
+    endpointUrl: 'https://${app.properties.defaultHostName}/runtime/webhooks/eventgrid?functionName=${webhookFunction}&code=${listKeys('${app.id}/host/default', '2023-12-01').systemKeys.eventgrid_extension}'
+    maxEventsPerBatch: 1
+    preferredBatchSizeInKilobytes: 64
+  }
+}
+var deadLetterWithIdentity = {
+  identity: { type: 'SystemAssigned' }
+  deadLetterDestination: {
+    endpointType: 'StorageBlob'
+    properties: { resourceId: storage.id, blobContainerName: deadLetterContainer }
+  }
+}
+
+// New VMs in the managed resource groups: onboarding.
+resource vmCreated 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribeEvents) {
+  parent: resourceEvents
+  name: 'vm-written'
+  dependsOn: [resourceDeadLetters, deadLetters]
+  properties: {
+    destination: destination
+    eventDeliverySchema: 'EventGridSchema'
+    filter: {
+      includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess']
+      advancedFilters: [
+        { operatorType: 'StringIn', key: 'data.operationName', values: ['Microsoft.Compute/virtualMachines/write'] }
+        { operatorType: 'StringBeginsWith', key: 'subject', values: vmSubjects }
+      ]
+    }
+    retryPolicy: retryPolicy
+    deadLetterWithResourceIdentity: deadLetterWithIdentity
+  }
+}
+
+// Writes and actions on the vault's migration items (an operator in the portal): wake the pipeline.
+resource migrationItemChanged 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribeEvents) {
+  parent: resourceEvents
+  name: 'migration-item-changed'
+  dependsOn: [resourceDeadLetters, deadLetters]
+  properties: {
+    destination: destination
+    eventDeliverySchema: 'EventGridSchema'
+    filter: {
+      includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess', 'Microsoft.Resources.ResourceActionSuccess']
+      advancedFilters: [
+        { operatorType: 'StringBeginsWith', key: 'data.operationName', values: [migrationItemOperations] }
+        { operatorType: 'StringBeginsWith', key: 'subject', values: ['${vaultId}/'] }
+      ]
+    }
+    retryPolicy: retryPolicy
+    deadLetterWithResourceIdentity: deadLetterWithIdentity
+  }
+}
+
+// Policy states of the managed VMs: drift correction (compliant states too, to order them by time).
+resource policyStateChanged 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribeEvents) {
+  parent: policyEvents
+  name: 'vm-policy-state'
+  dependsOn: [policyDeadLetters, deadLetters]
+  properties: {
+    destination: destination
+    eventDeliverySchema: 'EventGridSchema'
+    filter: {
+      includedEventTypes: ['Microsoft.PolicyInsights.PolicyStateChanged', 'Microsoft.PolicyInsights.PolicyStateCreated']
+      advancedFilters: [{ operatorType: 'StringBeginsWith', key: 'subject', values: vmSubjects }]
+    }
+    retryPolicy: retryPolicy
+    deadLetterWithResourceIdentity: deadLetterWithIdentity
+  }
+}
 
 output functionAppName string = app.name
 output lifecycleTopicEndpoint string = lifecycleTopic.properties.endpoint

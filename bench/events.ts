@@ -1,0 +1,248 @@
+/**
+ * Event Grid handling throughput: a burst of VM-created events (VMs created out of band in the
+ * simulator, as `POST /_sim/vms` does) delivered by the simulator's Event Grid, with duplicates
+ * from the fault profile, to the app's `systemEvents` function on the local host (the built app,
+ * dist/: run `npm run build` first). A loopback proxy in front of the host's webhook times every
+ * delivery (request in -> answer out). After the burst it waits for every onboarding to finish and
+ * counts Automanage assignments in the simulator's ledger: each VM must be assigned exactly once.
+ * Prints figures; never passes or fails on time.
+ *
+ *   npx tsx bench/events.ts [--json] [--events 5000] [--duplicates 0.2] [--store memory|azurite]
+ */
+import { spawn } from 'node:child_process';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism, loadavg } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createSimulator } from '../local/azure-sim';
+import { generateEstate } from '../local/azure-sim/estate/generate';
+import { ensureSimTls } from '../local/azure-sim/framework/tls';
+import { type AzuriteInstance, startAzurite } from '../local/azurite';
+import { createClock } from '../local/clock';
+import { startHost } from '../local/host/index';
+import { DURABLE_SYSTEM_KEY, EVENTGRID_SYSTEM_KEY, generateKeys } from '../local/host/keys';
+import type { DurableStorage } from '../local/host/types';
+
+const APP_DIR = path.resolve(__dirname, '..');
+/** One virtual hour per real second: Automanage's ~30 min of configuration takes half a second. */
+const TIME_SCALE = 3600;
+const GROUP = 'rg-prod';
+
+interface Delivery {
+  ms: number;
+  ids: string[];
+  /** Whether it carried VM writes (the burst) rather than other resource events (assignments). */
+  vmWrite: boolean;
+  status: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/** Forwards every request to `target`, timing the Notification deliveries. */
+async function startProxy(target: URL, deliveries: Delivery[]) {
+  let first = Number.POSITIVE_INFINITY;
+  let last = 0;
+  const server = createServer((req, res) => {
+    const started = performance.now();
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const upstream = httpRequest(
+        new URL(req.url ?? '/', target),
+        { method: req.method, headers: { ...req.headers, host: target.host } },
+        (answer) => {
+          const answerChunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => answerChunks.push(chunk));
+          answer.on('end', () => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(Buffer.concat(answerChunks));
+            if (req.headers['aeg-event-type'] === 'Notification') {
+              const ended = performance.now();
+              first = Math.min(first, started);
+              last = Math.max(last, ended);
+              const events = JSON.parse(body.toString()) as {
+                id: string;
+                data?: { operationName?: string };
+              }[];
+              deliveries.push({
+                ms: ended - started,
+                ids: events.map((e) => e.id),
+                vmWrite: events.some(
+                  (e) => e.data?.operationName === 'Microsoft.Compute/virtualMachines/write',
+                ),
+                status: answer.statusCode ?? 0,
+              });
+            }
+          });
+        },
+      );
+      upstream.on('error', () => {
+        res.writeHead(502).end();
+      });
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    window: () => ({ first, last }),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Node reads NODE_EXTRA_CA_CERTS only at start: without the simulator's CA trusted, run this
+ * script again in a child that trusts it (as the product's launch scripts start the app).
+ */
+async function trustingSimulator(): Promise<boolean> {
+  const tls = await ensureSimTls();
+  if (process.env.NODE_EXTRA_CA_CERTS === tls.caCertPath) return true;
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caCertPath },
+    stdio: 'inherit',
+  });
+  process.exitCode = await new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+  return false;
+}
+
+async function main(): Promise<void> {
+  if (!(await trustingSimulator())) return;
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'boolean' },
+      events: { type: 'string', default: '5000' },
+      duplicates: { type: 'string', default: '0.2' },
+      store: { type: 'string', default: 'azurite' },
+    },
+  });
+  const count = Number(values.events);
+  const duplicateRate = Number(values.duplicates);
+  const clock = createClock({ scale: TIME_SCALE, origin: Date.now() });
+  const azurite: AzuriteInstance = await startAzurite();
+  const estate = generateEstate(0, 1);
+  const sim = await createSimulator({ estate, clock, faults: { seed: 1, eventGrid: { duplicateRate } } });
+  Object.assign(process.env, sim.env(), {
+    AZURE_RESOURCE_MANAGER_ENDPOINT: sim.armUrl,
+    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    MIGRATE_RESOURCE_GROUP: estate.migrateProject.resourceGroup,
+    MIGRATE_PROJECT_NAME: estate.migrateProject.name,
+    MIGRATE_VAULT_NAME: estate.migrateProject.vault,
+    AzureWebJobsStorage: azurite.connectionString,
+    MANAGED_RESOURCE_GROUPS: GROUP,
+    // The bench measures the app, not ARM's write bucket (the default keeps 5 writes/s).
+    ARM_WRITES_PER_SECOND: '10000',
+  });
+  const storage: DurableStorage =
+    values.store === 'memory'
+      ? { kind: 'memory' }
+      : { kind: 'azure', connectionString: azurite.connectionString };
+  const keys = generateKeys();
+  const host = await startHost({ appDir: APP_DIR, port: 0, storage, clock, keys, log: () => {} });
+  const deliveries: Delivery[] = [];
+  const proxy = await startProxy(new URL(host.baseUrl), deliveries);
+  try {
+    sim.core.addSubscription({
+      name: 'systemEvents',
+      endpointUrl: `${proxy.url}/runtime/webhooks/eventgrid?functionName=systemEvents&code=${encodeURIComponent(keys.systemKeys[EVENTGRID_SYSTEM_KEY]!)}`,
+    });
+    const names = Array.from({ length: count }, (_, i) => `vm-${String(i).padStart(5, '0')}`);
+    // The burst: every VM at once, as the control API's POST /_sim/vms creates them (events included).
+    for (const name of names) {
+      sim.core.sim.compute.createVm(
+        { resourceGroup: GROUP, name, vmSize: 'Standard_D2s_v5', osType: 'Linux', powerState: 'running' },
+        'control',
+      );
+    }
+    const started = performance.now();
+    const durable = `${host.baseUrl}/runtime/webhooks/durabletask/instances`;
+    const code = encodeURIComponent(keys.systemKeys[DURABLE_SYSTEM_KEY]!);
+    const open = async () => {
+      let total = 0;
+      let token: string | null = null;
+      do {
+        const response: Response = await fetch(
+          `${durable}?code=${code}&top=1000&runtimeStatus=Pending,Running`,
+          {
+            ...(token ? { headers: { 'x-ms-continuation-token': token } } : {}),
+          },
+        );
+        total += ((await response.json()) as unknown[]).length;
+        token = response.headers.get('x-ms-continuation-token');
+      } while (token);
+      return total;
+    };
+    const burst = () => deliveries.filter((d) => d.vmWrite);
+    const distinct = () =>
+      new Set(
+        burst()
+          .filter((d) => d.status < 300)
+          .flatMap((d) => d.ids),
+      ).size;
+    while (distinct() < count || (await open()) > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    const onboardingSeconds = (performance.now() - started) / 1000;
+
+    const assignments = sim.core
+      .ledgerEntries()
+      .filter(
+        (e) =>
+          e.method === 'PUT' &&
+          e.status < 300 &&
+          e.resource.endsWith('/configurationprofileassignments/default'),
+      );
+    const latencies = deliveries.map((d) => d.ms).sort((a, b) => a - b);
+    const { first, last } = proxy.window();
+    const seconds = (last - first) / 1000;
+    const figures = {
+      cores: availableParallelism(),
+      loadAverage1m: round(loadavg()[0]!),
+      durableStore: values.store,
+      events: count,
+      /** Deliveries of the burst's VM-created events, duplicates included. */
+      deliveries: burst().length,
+      duplicatesDelivered: burst().length - distinct(),
+      /** Other resource events the handler acknowledged meanwhile (the assignments' own writes). */
+      otherDeliveries: deliveries.length - burst().length,
+      failedDeliveries: deliveries.filter((d) => d.status >= 300).length,
+      handlingSeconds: round(seconds),
+      eventsPerSecond: round(deliveries.length / seconds),
+      burstEventsPerSecond: round(burst().length / seconds),
+      latencyMs: {
+        p50: round(percentile(latencies, 50)),
+        p99: round(percentile(latencies, 99)),
+        max: round(latencies.at(-1) ?? 0),
+      },
+      onboardings: {
+        assignments: assignments.length,
+        distinctVms: new Set(assignments.map((e) => e.resource)).size,
+        secondsUntilAllFinished: round(onboardingSeconds),
+      },
+    };
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(
+      `${figures.deliveries} deliveries (${figures.events} events, ${figures.duplicatesDelivered} duplicates) in ` +
+        `${figures.handlingSeconds} s: ${figures.eventsPerSecond} events/s, p50 ${figures.latencyMs.p50} ms, ` +
+        `p99 ${figures.latencyMs.p99} ms; ${figures.onboardings.assignments} assignments of ` +
+        `${figures.onboardings.distinctVms} VMs, all onboarded after ${figures.onboardings.secondsUntilAllFinished} s\n`,
+    );
+  } finally {
+    await proxy.close();
+    await host.stop();
+    await sim.stop();
+    await azurite.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
