@@ -7,6 +7,7 @@
 import { AutomanageClient, type ConfigurationProfileAssignment, type Report } from '@azure/arm-automanage';
 import type { TokenCredential } from '@azure/core-auth';
 import type { FactoryConfig } from '../config';
+import { automanageSupportsRegion } from '../domain/environment';
 import { NonRetriableError } from '../domain/errors';
 import { type ArmClientOptions, armIdValue, callArm, collect, readArm } from './arm';
 import type { OnboardingGateway, OnboardingProfile, OnboardingReport, OnboardingStatus } from './types';
@@ -18,25 +19,6 @@ export const BEST_PRACTICES = {
   Production: '/providers/Microsoft.Automanage/bestPractices/AzureBestPracticesProduction',
   DevTest: '/providers/Microsoft.Automanage/bestPractices/AzureBestPracticesDevTest',
 } as const;
-
-/** Regions where Automanage for VMs is offered (Microsoft Learn), as ARM location names. */
-export const AUTOMANAGE_REGIONS: ReadonlySet<string> = new Set([
-  'westeurope',
-  'northeurope',
-  'centralus',
-  'eastus',
-  'eastus2',
-  'westus',
-  'westus2',
-  'canadacentral',
-  'westcentralus',
-  'southcentralus',
-  'japaneast',
-  'uksouth',
-  'australiaeast',
-  'australiasoutheast',
-  'southeastasia',
-]);
 
 export function profileId(profile: OnboardingProfile): string {
   return profile.kind === 'Custom' ? profile.profileId : BEST_PRACTICES[profile.kind];
@@ -84,7 +66,7 @@ export class AutomanageOnboardingGateway implements OnboardingGateway {
   }
 
   supportsRegion(location: string): boolean {
-    return AUTOMANAGE_REGIONS.has(location.toLowerCase().replaceAll(' ', ''));
+    return automanageSupportsRegion(location);
   }
 
   async assign(vmId: string, profile: OnboardingProfile): Promise<OnboardingStatus> {
