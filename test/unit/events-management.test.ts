@@ -1,0 +1,203 @@
+/** VM management operations against small fakes: read first, record why, publish best-effort. */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { VmManagement } from '../../src/activities/management';
+import type { FactoryEventInput } from '../../src/activities/managementEvents';
+import type { AzureGateways, OnboardingProfile, OnboardingStatus, VmRecord } from '../../src/azure/types';
+import { createMemoryJournal } from '../../src/store';
+import { createMemoryManagementStore, type ManagementStore } from '../../src/store/management';
+
+const SUB = '/subscriptions/6f1c2a9e-0000-4000-8000-000000000001';
+const vmId = (group: string, name: string) =>
+  `${SUB}/resourceGroups/${group}/providers/Microsoft.Compute/virtualMachines/${name}`;
+const AT = '2026-11-21T10:00:00.000Z';
+const SUPPORTED = new Set(['westeurope']);
+
+let vms: Map<string, VmRecord>;
+let assignments: Map<string, OnboardingStatus>;
+let puts: string[];
+let published: FactoryEventInput[];
+let warnings: string[];
+let publishFails: boolean;
+let store: ManagementStore;
+let management: VmManagement;
+
+function addVm(group: string, name: string, extra: Partial<VmRecord> = {}) {
+  const id = vmId(group, name);
+  vms.set(id.toLowerCase(), { id, name, resourceGroup: group, location: 'westeurope', tags: {}, ...extra });
+  return id;
+}
+
+beforeEach(async () => {
+  vms = new Map();
+  assignments = new Map();
+  puts = [];
+  published = [];
+  warnings = [];
+  publishFails = false;
+  const journal = await createMemoryJournal();
+  await journal.createWave({
+    id: 'w1',
+    name: 'wave one',
+    cutover: 'auto',
+    machines: [{ name: 'app-01', plan: { targetResourceGroup: 'rg-prod', targetVmName: 'app-01-az' } }],
+    at: AT,
+  });
+  await journal.updateWave('w1', { status: 'Running', at: AT });
+  store = await createMemoryManagementStore();
+  const azure = {
+    compute: { getVm: async (group: string, name: string) => vms.get(vmId(group, name).toLowerCase()) },
+    onboarding: {
+      supportsRegion: (location: string) => SUPPORTED.has(location),
+      getStatus: async (id: string) => assignments.get(id.toLowerCase()),
+      assign: async (id: string, profile: OnboardingProfile) => {
+        puts.push(id);
+        const status: OnboardingStatus = {
+          id: `${id}/providers/Microsoft.Automanage/configurationProfileAssignments/default`,
+          profileId:
+            profile.kind === 'Custom'
+              ? profile.profileId
+              : `/providers/Microsoft.Automanage/bestPractices/AzureBestPractices${profile.kind}`,
+          status: 'InProgress',
+        };
+        assignments.set(id.toLowerCase(), status);
+        return status;
+      },
+      remove: async (id: string) => {
+        assignments.delete(id.toLowerCase());
+      },
+    },
+  } as unknown as AzureGateways;
+  management = new VmManagement({
+    azure,
+    journal,
+    store,
+    publisher: {
+      publish: async (events) => {
+        if (publishFails) throw new Error('topic unreachable');
+        published.push(...events);
+      },
+    },
+    settings: {
+      includeTags: [],
+      excludeTags: [{ name: 'noautomanage' }],
+      regions: [],
+      onboardingProfile: { kind: 'DevTest' },
+      driftPolicyAssignments: [],
+      driftQuietPeriodMs: 0,
+      driftEscalateAfter: 3,
+    },
+    managedResourceGroups: ['rg-prod'],
+    warn: (message) => warnings.push(message),
+  });
+});
+
+const input = (id: string) => ({ vmId: id, eventId: 'e1', at: AT });
+
+describe('assess', () => {
+  it('onboards a new VM in scope with the configured profile', async () => {
+    const id = addVm('rg-prod', 'web-01', { powerState: 'stopped' });
+    expect(await management.assess(input(id))).toEqual({
+      action: 'onboard',
+      profile: { kind: 'DevTest' },
+      powerState: 'stopped',
+    });
+    expect(await store.getVm(id)).toBeUndefined();
+  });
+
+  it.each([
+    ['a test-migration VM', () => addVm('rg-prod', 'web-01-test'), /test-migration VM/],
+    ['an excluded tag', () => addVm('rg-prod', 'web-02', { tags: { NoAutomanage: '1' } }), /excluded by tag/],
+    ['another resource group', () => addVm('rg-other', 'web-03'), /rg-other is not managed/],
+    [
+      'a region Automanage does not offer',
+      () => addVm('rg-prod', 'web-04', { location: 'brazilsouth' }),
+      /not offered in brazilsouth/,
+    ],
+    ['a VM a wave migrates to', () => addVm('rg-prod', 'app-01-az'), /migrated by wave w1 \(app-01\)/],
+    ["a wave's test VM", () => addVm('rg-prod', 'APP-01-AZ-test'), /test-migration VM/],
+    ['a VM that is gone', () => vmId('rg-prod', 'gone'), /no longer exists/],
+  ])('skips %s and records why', async (_what, create, reason) => {
+    const id = create();
+    const outcome = await management.assess(input(id));
+    expect(outcome).toMatchObject({
+      action: 'skip',
+      state: 'Skipped',
+      reason: expect.stringMatching(reason),
+    });
+    expect(await store.getVm(id)).toMatchObject({ state: 'Skipped', reason: expect.stringMatching(reason) });
+    expect(published.map((e) => e.eventType)).toEqual(['Factory.Vm.OnboardingSkipped']);
+    expect(puts).toEqual([]);
+  });
+
+  it('records a VM assigned by someone else as onboarded, without assigning it again', async () => {
+    const id = addVm('rg-prod', 'web-05');
+    assignments.set(id.toLowerCase(), { id: 'a', profileId: '/custom/profile' });
+    expect(await management.assess(input(id))).toMatchObject({ action: 'skip', state: 'Onboarded' });
+    expect(puts).toEqual([]);
+  });
+});
+
+describe('assign and record', () => {
+  it('assigns once: a replay finds the assignment and sends nothing', async () => {
+    const id = addVm('rg-prod', 'web-06');
+    const first = await management.assign({ ...input(id), profile: { kind: 'Production' } });
+    const second = await management.assign({ ...input(id), profile: { kind: 'Production' } });
+    expect([first.assigned, second.assigned]).toEqual([true, false]);
+    expect(puts).toEqual([id]);
+    const history = await store.listHistory(id);
+    expect(history.map((h) => h.kind)).toEqual(['OnboardingStarted']);
+  });
+
+  it('keeps the record when the lifecycle topic cannot be reached', async () => {
+    const id = addVm('rg-prod', 'web-07');
+    publishFails = true;
+    await management.record({ ...input(id), id: 'x:1', kind: 'Onboarded', state: 'Onboarded' });
+    expect(await store.getVm(id)).toMatchObject({ state: 'Onboarded' });
+    expect(warnings).toEqual(['lifecycle event x:1 not published: topic unreachable']);
+  });
+});
+
+describe('out of management', () => {
+  it('removes the assignment, records who and why, and declines onboarding and drift correction', async () => {
+    const id = addVm('rg-prod', 'web-08');
+    await management.assign({ ...input(id), profile: { kind: 'Production' } });
+    await management.unmanage(id, 'alice@contoso.com', 'decommissioning', AT);
+    expect(assignments.has(id.toLowerCase())).toBe(false);
+    expect(await store.getVm(id)).toMatchObject({
+      state: 'Unmanaged',
+      unmanagedBy: 'alice@contoso.com',
+      unmanagedReason: 'decommissioning',
+    });
+    expect(published.at(-1)).toMatchObject({
+      eventType: 'Factory.Vm.Unmanaged',
+      data: { actor: 'alice@contoso.com' },
+    });
+    expect(await management.assess(input(id))).toMatchObject({ action: 'skip', state: 'Unmanaged' });
+    expect(await management.reassert(input(id))).toEqual({
+      action: 'skipped',
+      reason: 'taken out of management',
+    });
+    // A late record from an onboarding that was running does not bring the VM back.
+    await management.record({ ...input(id), id: 'late:1', kind: 'Onboarded', state: 'Onboarded' });
+    expect((await store.getVm(id))?.state).toBe('Unmanaged');
+
+    const back = await management.manage(id, 'bob@contoso.com', 'kept', AT);
+    expect(back).toMatchObject({ state: 'Skipped' });
+    expect(back?.unmanagedBy).toBeUndefined();
+    expect(await management.assess(input(id))).toMatchObject({ action: 'onboard' });
+  });
+
+  it('re-asserts the profile the VM has', async () => {
+    const id = addVm('rg-prod', 'web-09');
+    assignments.set(id.toLowerCase(), {
+      id: 'a',
+      profileId: '/providers/Microsoft.Automanage/bestPractices/AzureBestPracticesDevTest',
+    });
+    expect(await management.reassert(input(id))).toMatchObject({ action: 'reasserted' });
+    expect(assignments.get(id.toLowerCase())?.profileId).toMatch(/AzureBestPracticesDevTest$/);
+    expect(await management.reassert(input(addVm('rg-prod', 'web-10')))).toEqual({
+      action: 'skipped',
+      reason: 'the VM has no assignment',
+    });
+  });
+});
