@@ -7,11 +7,12 @@
  * counts Automanage assignments in the simulator's ledger: each VM must be assigned exactly once.
  * Prints figures; never passes or fails on time.
  *
- *   npx tsx bench/events.ts [--json] [--events 5000] [--duplicates 0.2] [--store memory|azurite]
+ *   npx tsx bench/events.ts [--json] [--events 5000] [--duplicates 0.2]
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,12 +20,12 @@ import { createSimulator } from '../local/azure-sim';
 import { generateEstate } from '../local/azure-sim/estate/generate';
 import { ensureSimTls } from '../local/azure-sim/framework/tls';
 import { type AzuriteInstance, startAzurite } from '../local/azurite';
-import { createClock } from '../local/clock';
-import { startHost } from '../local/host/index';
-import { DURABLE_SYSTEM_KEY, EVENTGRID_SYSTEM_KEY, generateKeys } from '../local/host/keys';
-import type { DurableStorage } from '../local/host/types';
+import { clockEnv, createClock } from '../local/clock';
 
 const APP_DIR = path.resolve(__dirname, '..');
+const HOST_CLI = path.join(APP_DIR, 'dist', 'local', 'host', 'cli.js');
+/** Real ms the host gets to print "Host started". */
+const HOST_START_TIMEOUT_MS = 60_000;
 /** One virtual hour per real second: Automanage's ~30 min of configuration takes half a second. */
 const TIME_SCALE = 3600;
 const GROUP = 'rg-prod';
@@ -97,6 +98,62 @@ async function startProxy(target: URL, deliveries: Delivery[]) {
   };
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address() as AddressInfo;
+      server.close(() => resolve(address.port));
+    });
+  });
+}
+
+/** The local host as a child process (durable state in Azurite), as `npm start` runs it. */
+async function startHostProcess(env: Record<string, string>) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [HOST_CLI, '--app', APP_DIR, '--port', String(port)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(
+      () => reject(new Error(`the host did not start:\n${output.slice(-2000)}`)),
+      HOST_START_TIMEOUT_MS,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/Host started/.test(output)) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
+        child.stdout?.resume();
+        child.stderr?.resume();
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the host exited (${code}):\n${output.slice(-2000)}`));
+    });
+  });
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
 /**
  * Node reads NODE_EXTRA_CA_CERTS only at start: without the simulator's CA trusted, run this
  * script again in a child that trusts it (as the product's launch scripts start the app).
@@ -119,12 +176,12 @@ async function main(): Promise<void> {
       json: { type: 'boolean' },
       events: { type: 'string', default: '5000' },
       duplicates: { type: 'string', default: '0.2' },
-      store: { type: 'string', default: 'azurite' },
     },
   });
   const count = Number(values.events);
   const duplicateRate = Number(values.duplicates);
-  const clock = createClock({ scale: TIME_SCALE, origin: Date.now() });
+  const clockSettings = { scale: TIME_SCALE, origin: Date.now() };
+  const clock = createClock(clockSettings);
   const azurite: AzuriteInstance = await startAzurite();
   const estate = generateEstate(0, 1);
   const sim = await createSimulator({ estate, clock, faults: { seed: 1, eventGrid: { duplicateRate } } });
@@ -139,18 +196,24 @@ async function main(): Promise<void> {
     // The bench measures the app, not ARM's write bucket (the default keeps 5 writes/s).
     ARM_WRITES_PER_SECOND: '10000',
   });
-  const storage: DurableStorage =
-    values.store === 'memory'
-      ? { kind: 'memory' }
-      : { kind: 'azure', connectionString: azurite.connectionString };
-  const keys = generateKeys();
-  const host = await startHost({ appDir: APP_DIR, port: 0, storage, clock, keys, log: () => {} });
+  const keys = {
+    master: randomBytes(24).toString('base64url'),
+    default: randomBytes(24).toString('base64url'),
+    eventgrid_extension: randomBytes(24).toString('base64url'),
+    durabletask_extension: randomBytes(24).toString('base64url'),
+  };
+  const host = await startHostProcess({
+    ...clockEnv(clockSettings),
+    LOCAL_HOST_KEYS: Object.entries(keys)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(';'),
+  });
   const deliveries: Delivery[] = [];
   const proxy = await startProxy(new URL(host.baseUrl), deliveries);
   try {
     sim.core.addSubscription({
       name: 'systemEvents',
-      endpointUrl: `${proxy.url}/runtime/webhooks/eventgrid?functionName=systemEvents&code=${encodeURIComponent(keys.systemKeys[EVENTGRID_SYSTEM_KEY]!)}`,
+      endpointUrl: `${proxy.url}/runtime/webhooks/eventgrid?functionName=systemEvents&code=${encodeURIComponent(keys.eventgrid_extension)}`,
     });
     const names = Array.from({ length: count }, (_, i) => `vm-${String(i).padStart(5, '0')}`);
     // The burst: every VM at once, as the control API's POST /_sim/vms creates them (events included).
@@ -162,7 +225,7 @@ async function main(): Promise<void> {
     }
     const started = performance.now();
     const durable = `${host.baseUrl}/runtime/webhooks/durabletask/instances`;
-    const code = encodeURIComponent(keys.systemKeys[DURABLE_SYSTEM_KEY]!);
+    const code = encodeURIComponent(keys.durabletask_extension);
     const open = async () => {
       let total = 0;
       let token: string | null = null;
@@ -202,7 +265,6 @@ async function main(): Promise<void> {
     const figures = {
       cores: availableParallelism(),
       loadAverage1m: round(loadavg()[0]!),
-      durableStore: values.store,
       events: count,
       /** Deliveries of the burst's VM-created events, duplicates included. */
       deliveries: burst().length,
