@@ -112,5 +112,38 @@ describe('a test migration started outside the factory', () => {
       );
     expect(testMigrations).toHaveLength(1);
     expect(stack.sim.core.ledgerSummary()).toMatchObject({ leakedTestVms: 0, duplicateMigrateCalls: 0 });
+
+    // The VMs the migration created were seen by the onboarding handler and left to the pipeline,
+    // which onboarded the migrated VM once; the test VM was never onboarded.
+    const target = stack.vmId('rg-prod', 'app-01');
+    const status = async (vm: string) => {
+      const response = await stack.api(`vms/status?vmId=${encodeURIComponent(vm)}`);
+      return response.ok ? ((await response.json()) as { state: string; reason?: string }) : undefined;
+    };
+    const record = await until(
+      () => status(target),
+      (r) => r !== undefined,
+      'the migrated VM judged',
+    );
+    expect(record).toMatchObject({ state: 'Skipped', reason: expect.stringMatching(/migrated by wave/) });
+    const testVm = stack.vmId('rg-prod', 'app-01-test');
+    const testRecord = await until(
+      () => status(testVm),
+      (r) => r !== undefined,
+      'the test VM judged',
+    );
+    expect(testRecord?.reason).toMatch(/test-migration VM/);
+    const assignmentPuts = (vm: string) =>
+      stack.sim.core
+        .ledgerEntries()
+        .filter(
+          (e) =>
+            e.method === 'PUT' &&
+            e.status < 300 &&
+            e.resource ===
+              `${vm}/providers/microsoft.automanage/configurationprofileassignments/default`.toLowerCase(),
+        ).length;
+    expect(assignmentPuts(target)).toBe(1);
+    expect(assignmentPuts(testVm)).toBe(0);
   });
 });
