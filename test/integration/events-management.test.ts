@@ -73,7 +73,8 @@ beforeAll(async () => {
   stack = await startEventsStack({
     estate: estateOf(2, 10),
     faults: { seed: 7, eventGrid: { duplicateRate: 1, reorderWindowSeconds: 120 } },
-    env: { DRIFT_QUIET_PERIOD_SECONDS: '3600' },
+    // 30 virtual days: 12 real minutes at the stack's virtual hour per real second.
+    env: { DRIFT_QUIET_PERIOD_SECONDS: String(30 * 24 * 3600) },
   });
   subscriber = createServer((req, res) => {
     let body = '';
@@ -127,6 +128,39 @@ describe('VMs created out of band', () => {
       (types) => types.includes('Factory.Vm.Onboarded'),
       'the Onboarded lifecycle event',
     );
+  });
+
+  it('keeps a VM that is off Pending and onboards it once it runs', async () => {
+    const vmId = stack.vmId('rg-prod', 'batch-01');
+    // POST /_sim/vms creates running VMs; the simulator's compute API takes the power state.
+    stack.sim.core.sim.compute.createVm(
+      {
+        resourceGroup: 'rg-prod',
+        name: 'batch-01',
+        vmSize: 'Standard_D2s_v5',
+        osType: 'Linux',
+        powerState: 'stopped',
+      },
+      'control',
+    );
+    const pending = await until(
+      () => vmStatus(vmId),
+      (s) => s?.state === 'Pending',
+      'batch-01 pending',
+    );
+    expect(pending?.reason).toMatch(/not running/);
+    // The start action as ARM takes it (the SDK's poller refuses the simulator's 204 answer).
+    const started = await fetch(`${stack.sim.armUrl}${vmId}/start?api-version=2024-07-01`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await armToken()}` },
+    });
+    expect(started.status).toBeLessThan(300);
+    await until(
+      () => vmStatus(vmId),
+      (s) => s?.state === 'Onboarded',
+      'batch-01 onboarded',
+    );
+    expect(await assignmentPuts(vmId)).toBe(1);
   });
 
   it('never onboards a test-migration VM', async () => {
