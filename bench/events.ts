@@ -98,6 +98,18 @@ async function startProxy(target: URL, deliveries: Delivery[]) {
   };
 }
 
+/** A read of the host's status API; a busy host may drop a connection, so it is tried a few times. */
+async function fetchPatiently(url: string, init: RequestInit): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+    }
+  }
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createNetServer();
@@ -116,28 +128,30 @@ async function startHostProcess(env: Record<string, string>) {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // The host's latest output, to explain a host that dies during the run.
+  let output = '';
+  let stopping = false;
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   await new Promise<void>((resolve, reject) => {
-    let output = '';
     const timer = setTimeout(
-      () => reject(new Error(`the host did not start:\n${output.slice(-2000)}`)),
+      () => reject(new Error(`the host did not start:\n${output}`)),
       HOST_START_TIMEOUT_MS,
     );
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/Host started/.test(output)) {
-        clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        child.stderr?.off('data', onData);
-        child.stdout?.resume();
-        child.stderr?.resume();
-        resolve();
-      }
+    const onData = () => {
+      if (!/Host started/.test(output)) return;
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      resolve();
     };
     child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
+    child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`the host exited (${code}):\n${output.slice(-2000)}`));
+      if (!stopping) process.stderr.write(`the host exited (${signal ?? code}):\n${output}\n`);
+      reject(new Error('the host exited'));
     });
   });
   return {
@@ -148,6 +162,7 @@ async function startHostProcess(env: Record<string, string>) {
           resolve();
           return;
         }
+        stopping = true;
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
@@ -230,11 +245,9 @@ async function main(): Promise<void> {
       let total = 0;
       let token: string | null = null;
       do {
-        const response: Response = await fetch(
+        const response: Response = await fetchPatiently(
           `${durable}?code=${code}&top=1000&runtimeStatus=Pending,Running`,
-          {
-            ...(token ? { headers: { 'x-ms-continuation-token': token } } : {}),
-          },
+          token ? { headers: { 'x-ms-continuation-token': token } } : {},
         );
         total += ((await response.json()) as unknown[]).length;
         token = response.headers.get('x-ms-continuation-token');
