@@ -261,7 +261,19 @@ async function main(): Promise<void> {
           .filter((d) => d.status < 300)
           .flatMap((d) => d.ids),
       ).size;
-    while (distinct() < count || (await open()) > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    let lastReport = performance.now();
+    for (;;) {
+      const delivered = distinct();
+      const running = delivered < count ? undefined : await open();
+      if (running === 0) break;
+      if (performance.now() - lastReport > 10_000) {
+        lastReport = performance.now();
+        process.stderr.write(
+          `${delivered} of ${count} events delivered, ${running ?? 'some'} onboardings running\n`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     const onboardingSeconds = (performance.now() - started) / 1000;
 
     const assignments = sim.core
