@@ -114,7 +114,7 @@ export class ManagementStore {
   readonly #store: TableStore;
   readonly #table: string;
   readonly #indexed = new Set<string>();
-  #lastRefresh = 0;
+  #lastRefresh = Number.NEGATIVE_INFINITY;
 
   constructor(store: TableStore, tablePrefix: string) {
     this.#store = store;
