@@ -2,6 +2,8 @@
 
 import type { TokenCredential } from '@azure/core-auth';
 import { odata, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { DefaultAzureCredential } from '@azure/identity';
+import type { JournalStorageSettings } from '../config';
 import { ConcurrencyError } from '../domain/errors';
 import {
   type Row,
@@ -184,4 +186,26 @@ export class AzureTableStore implements TableStore {
         return undefined;
     }
   }
+}
+
+/**
+ * The table service the settings name: a connection string (Azurite or an account key) uses no
+ * credential; an endpoint signs in with `credential`, else the identity in `clientId` (or the
+ * default chain).
+ */
+export function tableStoreFor(
+  settings: JournalStorageSettings,
+  credential?: TokenCredential,
+): AzureTableStore {
+  if (settings.connectionString !== undefined) {
+    return new AzureTableStore({ connectionString: settings.connectionString });
+  }
+  return new AzureTableStore({
+    endpoint: settings.tableEndpoint ?? '',
+    credential:
+      credential ??
+      new DefaultAzureCredential(
+        settings.clientId === undefined ? {} : { managedIdentityClientId: settings.clientId },
+      ),
+  });
 }

@@ -1,34 +1,19 @@
 /** Builds the journal from settings (Table storage) or in memory (unit tests of activities). */
 import type { TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential } from '@azure/identity';
 import type { JournalStorageSettings } from '../config';
-import { AzureTableStore } from './azureTables';
+import { tableStoreFor } from './azureTables';
 import { TableJournal, tableNames } from './journal';
 import { MemoryTableStore } from './memoryTables';
 
 export { TableJournal } from './journal';
 export type { Journal } from './types';
 
-/**
- * The journal over Table storage, its tables created. With a connection string (Azurite or an
- * account key) no credential is used; with an endpoint the identity in `clientId` (or the default
- * chain) signs in.
- */
+/** The journal over the Table storage the settings name (`tableStoreFor`), its tables created. */
 export async function createJournal(
   settings: JournalStorageSettings,
   credential?: TokenCredential,
 ): Promise<TableJournal> {
-  const store =
-    settings.connectionString !== undefined
-      ? new AzureTableStore({ connectionString: settings.connectionString })
-      : new AzureTableStore({
-          endpoint: settings.tableEndpoint ?? '',
-          credential:
-            credential ??
-            new DefaultAzureCredential(
-              settings.clientId === undefined ? {} : { managedIdentityClientId: settings.clientId },
-            ),
-        });
+  const store = tableStoreFor(settings, credential);
   const journal = new TableJournal(store, tableNames(settings.tablePrefix));
   await journal.initialise();
   return journal;

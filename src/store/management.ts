@@ -11,11 +11,10 @@
  *   that VM. PartitionKey `indexedWave`, RowKey wave id: waves whose machines are indexed.
  */
 import type { TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential } from '@azure/identity';
 import type { JournalStorageSettings } from '../config';
 import { ConcurrencyError } from '../domain/errors';
 import { machineInstanceId, testVmName } from '../domain/names';
-import { AzureTableStore } from './azureTables';
+import { tableStoreFor } from './azureTables';
 import { MemoryTableStore } from './memoryTables';
 import { type Row, RowExistsError, type TableStore } from './tables';
 import type { Journal } from './types';
@@ -297,17 +296,7 @@ export async function createManagementStore(
   settings: JournalStorageSettings,
   credential?: TokenCredential,
 ): Promise<ManagementStore> {
-  const store =
-    settings.connectionString !== undefined
-      ? new AzureTableStore({ connectionString: settings.connectionString })
-      : new AzureTableStore({
-          endpoint: settings.tableEndpoint ?? '',
-          credential:
-            credential ??
-            new DefaultAzureCredential(
-              settings.clientId === undefined ? {} : { managedIdentityClientId: settings.clientId },
-            ),
-        });
+  const store = tableStoreFor(settings, credential);
   const management = new ManagementStore(store, settings.tablePrefix);
   await management.initialise();
   return management;
