@@ -7,7 +7,7 @@ import { AzureKeyCredential, type TokenCredential } from '@azure/core-auth';
 import { EventGridPublisherClient, type SendEventGridEventInput } from '@azure/eventgrid';
 import type { FactoryConfig, Secret } from '../config';
 import { callArm } from './arm';
-import type { LifecyclePublisher, StageChangeEvent } from './types';
+import type { FactoryEvent, LifecyclePublisher, StageChangeEvent } from './types';
 
 export const STAGE_CHANGED = 'Factory.Machine.StageChanged';
 /** Event Grid accepts at most 1 MB per publish; stage events are small, so batches of 100 stay far below. */
@@ -41,9 +41,27 @@ export class EventGridLifecyclePublisher implements LifecyclePublisher {
   }
 
   async publish(events: StageChangeEvent[]): Promise<void> {
+    await this.#sendAll('Publish stage changes', events.map(toEventGridEvent));
+  }
+
+  async send(events: FactoryEvent[]): Promise<void> {
+    await this.#sendAll(
+      'Publish factory events',
+      events.map((event) => ({
+        id: event.id,
+        eventType: event.eventType,
+        subject: event.subject,
+        dataVersion: '1.0',
+        eventTime: new Date(event.at),
+        data: event.data,
+      })),
+    );
+  }
+
+  async #sendAll(what: string, events: SendEventGridEventInput<unknown>[]): Promise<void> {
     for (let i = 0; i < events.length; i += PUBLISH_BATCH) {
-      const batch = events.slice(i, i + PUBLISH_BATCH).map(toEventGridEvent);
-      await callArm('Publish stage changes', () => this.#client.send(batch));
+      const batch = events.slice(i, i + PUBLISH_BATCH);
+      await callArm(what, () => this.#client.send(batch));
     }
   }
 }
@@ -51,4 +69,5 @@ export class EventGridLifecyclePublisher implements LifecyclePublisher {
 /** With no topic configured, stage changes are only journaled. */
 export class UnpublishedLifecycle implements LifecyclePublisher {
   async publish(): Promise<void> {}
+  async send(): Promise<void> {}
 }

@@ -415,9 +415,23 @@ export interface StageChangeEvent {
   error?: AzureErrorInfo;
 }
 
+/** Any other event the factory publishes (docs/events.md): managed VMs, remediations, waves. */
+export interface FactoryEvent {
+  /** Unique per fact, so subscribers drop duplicates (delivery is at least once). */
+  id: string;
+  eventType: string;
+  /** e.g. the VM's ARM id, or `/waves/{waveId}`. */
+  subject: string;
+  /** ISO instant of the fact. */
+  at: string;
+  data: Record<string, unknown>;
+}
+
 export interface LifecyclePublisher {
   /** Publishes stage changes (Event Grid schema, type `Factory.Machine.StageChanged`). */
   publish(events: StageChangeEvent[]): Promise<void>;
+  /** Publishes other factory events on the same topic. */
+  send(events: FactoryEvent[]): Promise<void>;
 }
 
 /** Everything activities reach Azure through. */

@@ -8,7 +8,6 @@ import {
   type ManagementActivities,
   VmManagement,
 } from '../activities/management';
-import { createFactoryEventPublisher } from '../activities/managementEvents';
 import { createCredential } from '../config';
 import type { OnboardingSettings } from '../orchestrations/onboarding';
 import type { RemediationSettings } from '../orchestrations/remediation';
@@ -48,7 +47,7 @@ async function build(): Promise<ManagementServices> {
     azure: base.azure,
     journal: base.journal,
     store,
-    publisher: createFactoryEventPublisher(config, credential),
+    publisher: { publish: (events) => base.azure.lifecycle.send(events) },
     settings: config.management,
     managedResourceGroups: config.managedResourceGroups,
     warn: (message) => console.warn(message),
