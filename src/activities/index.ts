@@ -24,6 +24,7 @@ import type {
   MachineJob,
   StartOutcome,
 } from './contract';
+import { FACTORY_EVENT } from './managementEvents';
 
 export interface ActivityDeps {
   azure: AzureGateways;
@@ -451,8 +452,21 @@ export function createActivities(deps: ActivityDeps): Activities {
       return { clean: false, actions };
     },
 
-    async finishWave({ waveId, status, at }) {
+    async finishWave({ waveId, status, at }, env) {
       await journal.updateWave(waveId, { status, completedAt: at, at });
+      try {
+        await azure.lifecycle.send([
+          {
+            id: `${waveId}:finished`,
+            eventType: FACTORY_EVENT.waveFinished,
+            subject: `/waves/${encodeURIComponent(waveId)}`,
+            at,
+            data: { waveId, status, at },
+          },
+        ]);
+      } catch (error) {
+        env.warn(`wave ${waveId}: Factory.Wave.Finished not published: ${describeError(error).message}`);
+      }
       return null;
     },
 

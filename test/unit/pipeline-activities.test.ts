@@ -7,6 +7,7 @@ import { type Activities, type ActivityEnv, createActivities } from '../../src/a
 import type { MachineJob } from '../../src/activities/contract';
 import type {
   AzureGateways,
+  FactoryEvent,
   MigrationGateway,
   MigrationItemRecord,
   OperationRef,
@@ -102,6 +103,7 @@ class FakeMigration implements Partial<MigrationGateway> {
 let migration: FakeMigration;
 let vms: Map<string, VmRecord>;
 let published: StageChangeEvent[];
+let sent: FactoryEvent[];
 let publishFails: boolean;
 let journal: Journal;
 let activities: Activities;
@@ -115,6 +117,7 @@ beforeEach(async () => {
   migration = new FakeMigration();
   vms = new Map();
   published = [];
+  sent = [];
   publishFails = false;
   warnings = [];
   journal = await createMemoryJournal();
@@ -142,6 +145,10 @@ beforeEach(async () => {
       publish: async (events: StageChangeEvent[]) => {
         if (publishFails) throw new Error('topic unreachable');
         published.push(...events);
+      },
+      send: async (events: FactoryEvent[]) => {
+        if (publishFails) throw new Error('topic unreachable');
+        sent.push(...events);
       },
     },
   } as unknown as AzureGateways;
@@ -272,6 +279,26 @@ describe('journal and lifecycle events', () => {
     expect(await activities.recordStage(second, env())).toEqual({ ok: true, value: null });
     expect(warnings).toHaveLength(1);
     expect((await journal.getMachine('w1', 'web-01'))?.stage).toBe('Replicating');
+  });
+
+  it('finishes a wave in the journal and tells the topic once per wave; a topic outage only warns', async () => {
+    const finish = { waveId: 'w1', status: 'Completed' as const, at: AT };
+    expect(await activities.finishWave(finish, env())).toEqual({ ok: true, value: null });
+    expect(sent).toEqual([
+      {
+        id: 'w1:finished',
+        eventType: 'Factory.Wave.Finished',
+        subject: '/waves/w1',
+        at: AT,
+        data: { waveId: 'w1', status: 'Completed', at: AT },
+      },
+    ]);
+    expect((await journal.getWave('w1'))?.status).toBe('Completed');
+    publishFails = true;
+    expect(await activities.finishWave(finish, env())).toEqual({ ok: true, value: null });
+    expect(warnings).toEqual([
+      expect.stringContaining('Factory.Wave.Finished not published: topic unreachable'),
+    ]);
   });
 
   it('records a failure with Azure recommended action and the stage it failed in', async () => {

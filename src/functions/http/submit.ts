@@ -5,7 +5,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { DurableClient } from 'durable-functions';
+import { FACTORY_EVENT } from '../../activities/managementEvents';
 import { parsePlanCsv } from '../../domain/csv';
+import { describeError } from '../../domain/errors';
 import { waveInstanceId } from '../../domain/names';
 import { type Plan, type PlanParseResult, type PlanSettingsInput, parsePlanObject } from '../../domain/plan';
 import { jsonLocator, type Problem, sortProblems } from '../../domain/problems';
@@ -168,8 +170,32 @@ async function createAndStart(
     };
     if (!(await instanceExists(client, instanceId))) await client.startNew(WAVE, { instanceId, input });
     wave = await services.journal.updateWave(wave.id, { instanceId, at: request.at });
+    await publishWaveStarted(services, wave, request.at);
   }
   return { kind: 'accepted', wave, created: created.kind === 'created' };
+}
+
+/** Tells the topic's subscribers, best-effort: the journal has the wave whatever happens here. */
+async function publishWaveStarted(services: Services, wave: WaveRecord, at: string): Promise<void> {
+  try {
+    await services.azure.lifecycle.send([
+      {
+        id: `${wave.id}:started`,
+        eventType: FACTORY_EVENT.waveStarted,
+        subject: `/waves/${encodeURIComponent(wave.id)}`,
+        at,
+        data: {
+          waveId: wave.id,
+          name: wave.name,
+          machineCount: wave.machineCount,
+          cutover: wave.cutover,
+          at,
+        },
+      },
+    ]);
+  } catch (error) {
+    console.warn(`wave ${wave.id}: Factory.Wave.Started not published: ${describeError(error).message}`);
+  }
 }
 
 /** Whether the durable engine knows the instance (the client answers 404 with an error). */
