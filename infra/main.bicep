@@ -27,7 +27,11 @@ param managedResourceGroups array
 param extraAppSettings object = {}
 
 @description('Subscribe the app to the system topics. Event Grid validates a webhook when the subscription is created, and the app\'s Event Grid system key exists only once its code runs: provision with false, deploy the code, then provision again with true (azd: a postdeploy hook).')
-param subscribeEvents bool = false
+@allowed(['true', 'false'])
+param subscribeEvents string = 'false'
+
+// A string, because azd fills main.parameters.json from its environment as text.
+var subscribe = subscribeEvents == 'true'
 
 var suffix = uniqueString(resourceGroup().id, name)
 var storageName = toLower('st${take(name, 10)}${take(suffix, 12)}')
@@ -245,7 +249,7 @@ var deadLetterWithIdentity = {
 }
 
 // New VMs in the managed resource groups: onboarding.
-resource vmCreated 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribeEvents) {
+resource vmCreated 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribe) {
   parent: resourceEvents
   name: 'vm-written'
   dependsOn: [resourceDeadLetters, deadLetters]
@@ -265,7 +269,7 @@ resource vmCreated 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-
 }
 
 // Writes and actions on the vault's migration items (an operator in the portal): wake the pipeline.
-resource migrationItemChanged 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribeEvents) {
+resource migrationItemChanged 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribe) {
   parent: resourceEvents
   name: 'migration-item-changed'
   dependsOn: [resourceDeadLetters, deadLetters]
@@ -285,7 +289,7 @@ resource migrationItemChanged 'Microsoft.EventGrid/systemTopics/eventSubscriptio
 }
 
 // Policy states of the managed VMs: drift correction (compliant states too, to order them by time).
-resource policyStateChanged 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribeEvents) {
+resource policyStateChanged 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribe) {
   parent: policyEvents
   name: 'vm-policy-state'
   dependsOn: [policyDeadLetters, deadLetters]
