@@ -60,6 +60,41 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The app's settings (src/config.ts) that make it use `sim` as its Azure, for a process whose
+ * clock runs `timeScale` times faster than real time: the same names it reads in Azure.
+ */
+export function appSettings(
+  sim: Simulator,
+  estate: Estate,
+  options: { timeScale: number; lifecycleTopic?: { name: string; key: string } },
+): Record<string, string> {
+  const { migrateProject } = estate;
+  const site = `/subscriptions/${estate.subscriptionId}/resourceGroups/${migrateProject.resourceGroup}/providers/Microsoft.OffAzure/VMwareSites/${estate.appliances[0]?.name}site`;
+  return {
+    ...sim.env(),
+    AZURE_RESOURCE_MANAGER_ENDPOINT: sim.armUrl,
+    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    MIGRATE_RESOURCE_GROUP: migrateProject.resourceGroup,
+    MIGRATE_PROJECT_NAME: migrateProject.name,
+    MIGRATE_VAULT_NAME: migrateProject.vault,
+    MIGRATE_ASSESSMENT_GROUP: migrateProject.assessmentGroup,
+    MIGRATE_ASSESSMENT_NAME: migrateProject.assessment,
+    // The vCenter run-as account Az.Migrate reads from the OffAzure site; discovery is outside the SDKs.
+    MIGRATE_RUN_AS_ACCOUNT_ID: `${site}/runasaccounts/vcenter`,
+    // The simulator refills ARM's buckets in virtual time, so the app's own write pacing (5 real
+    // writes per second in Azure) runs at the same speed-up as everything else in a rehearsal.
+    ARM_WRITES_PER_SECOND: String(5 * options.timeScale),
+    MANAGED_RESOURCE_GROUPS: estate.resourceGroups.map((g) => g.name).join(','),
+    ...(options.lifecycleTopic
+      ? {
+          LIFECYCLE_TOPIC_ENDPOINT: `${sim.armUrl}${topicPath(options.lifecycleTopic.name)}`,
+          LIFECYCLE_TOPIC_KEY: options.lifecycleTopic.key,
+        }
+      : {}),
+  };
+}
+
 export async function startStack(options: StackOptions): Promise<Stack> {
   const log = options.log ?? (() => {});
   const clockSettings = { scale: options.timeScale, origin: Date.now() };
@@ -89,32 +124,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     throw err;
   }
   log(`Simulated Azure at ${sim.armUrl}`);
-  const { migrateProject } = options.estate;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...clockEnv(clockSettings),
-    ...sim.env(),
     NODE_EXTRA_CA_CERTS: sim.caCertPath,
     AzureWebJobsStorage: azurite.connectionString,
     FUNCTIONS_WORKER_RUNTIME: 'node',
     LOCAL_HOST_KEYS: Object.entries(keys)
       .map(([name, value]) => `${name}=${value}`)
       .join(';'),
-    AZURE_RESOURCE_MANAGER_ENDPOINT: sim.armUrl,
-    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
-    MIGRATE_RESOURCE_GROUP: migrateProject.resourceGroup,
-    MIGRATE_PROJECT_NAME: migrateProject.name,
-    MIGRATE_VAULT_NAME: migrateProject.vault,
-    MIGRATE_ASSESSMENT_GROUP: migrateProject.assessmentGroup,
-    MIGRATE_ASSESSMENT_NAME: migrateProject.assessment,
-    // The vCenter run-as account Az.Migrate reads from the OffAzure site; discovery is outside the SDKs.
-    MIGRATE_RUN_AS_ACCOUNT_ID: `/subscriptions/${options.estate.subscriptionId}/resourceGroups/${migrateProject.resourceGroup}/providers/Microsoft.OffAzure/VMwareSites/${migrateProject.name}site/runasaccounts/vcenter`,
-    // The simulator refills ARM's buckets in virtual time, so the app's own write pacing (5 real
-    // writes per second in Azure) runs at the same speed-up as everything else in a rehearsal.
-    ARM_WRITES_PER_SECOND: String(5 * options.timeScale),
-    MANAGED_RESOURCE_GROUPS: options.estate.resourceGroups.map((g) => g.name).join(','),
-    LIFECYCLE_TOPIC_ENDPOINT: `${sim.armUrl}${topicPath(LIFECYCLE_TOPIC)}`,
-    LIFECYCLE_TOPIC_KEY: topicKey,
+    ...appSettings(sim, options.estate, {
+      timeScale: options.timeScale,
+      lifecycleTopic: { name: LIFECYCLE_TOPIC, key: topicKey },
+    }),
   };
 
   let child: ChildProcess | undefined;

@@ -7,20 +7,18 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Estate } from '../../local/azure-sim/estate/schema';
-import { topicPath } from '../../local/azure-sim/eventgrid';
 import type { FaultProfileInput } from '../../local/azure-sim/faults/schema';
 import { createSimulator, type Simulator } from '../../local/azure-sim/index';
 import { type AzuriteInstance, startAzurite } from '../../local/azurite';
 import { type Clock, createClock } from '../../local/clock';
 import { type RunningHost, startHost } from '../../local/host/index';
 import { DURABLE_SYSTEM_KEY, EVENTGRID_SYSTEM_KEY, generateKeys } from '../../local/host/keys';
-import { APPLIANCE, SUBSCRIPTION, TIME_SCALE } from './pipeline-support';
+import { appSettings } from '../../local/stack';
+import { LOG_STORAGE_ACCOUNT, TIME_SCALE } from './pipeline-support';
 
 export { estateOf, planOf, SUBSCRIPTION, until } from './pipeline-support';
 
 export const LIFECYCLE_TOPIC = 'factory-lifecycle';
-const VAULT_RG = 'rg-migrate';
-const SITE = `/subscriptions/${SUBSCRIPTION}/resourceGroups/${VAULT_RG}/providers/Microsoft.OffAzure/VMwareSites/${APPLIANCE}site`;
 
 export interface EventsStack {
   sim: Simulator;
@@ -55,21 +53,15 @@ export async function startEventsStack(options: {
     eventGridTopics: [{ name: LIFECYCLE_TOPIC, key: topicKey }],
     ...(options.faults ? { faults: options.faults } : {}),
   });
-  Object.assign(process.env, sim.env(), {
-    AZURE_RESOURCE_MANAGER_ENDPOINT: sim.armUrl,
-    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
-    MIGRATE_RESOURCE_GROUP: VAULT_RG,
-    MIGRATE_PROJECT_NAME: 'contoso-migrate',
-    MIGRATE_VAULT_NAME: 'contoso-migrate-vault',
-    MIGRATE_RUN_AS_ACCOUNT_ID: `${SITE}/runasaccounts/vcenter`,
-    MIGRATE_LOG_STORAGE_ACCOUNT_ID: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${VAULT_RG}/providers/Microsoft.Storage/storageAccounts/migratelsa01`,
-    AzureWebJobsStorage: azurite.connectionString,
-    ARM_WRITES_PER_SECOND: '200',
-    MANAGED_RESOURCE_GROUPS: options.estate.resourceGroups.map((g) => g.name).join(','),
-    LIFECYCLE_TOPIC_ENDPOINT: `${sim.armUrl}${topicPath(LIFECYCLE_TOPIC)}`,
-    LIFECYCLE_TOPIC_KEY: topicKey,
-    ...options.env,
-  });
+  Object.assign(
+    process.env,
+    appSettings(sim, options.estate, {
+      timeScale: options.timeScale ?? TIME_SCALE,
+      lifecycleTopic: { name: LIFECYCLE_TOPIC, key: topicKey },
+    }),
+    { MIGRATE_LOG_STORAGE_ACCOUNT_ID: LOG_STORAGE_ACCOUNT, AzureWebJobsStorage: azurite.connectionString },
+    options.env,
+  );
   const keys = generateKeys();
   const logs: string[] = [];
   const host = await startHost({

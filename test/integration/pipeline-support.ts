@@ -11,11 +11,13 @@ import { type AzuriteInstance, startAzurite } from '../../local/azurite';
 import { type Clock, createClock } from '../../local/clock';
 import { type RunningHost, startHost } from '../../local/host/index';
 import { generateKeys } from '../../local/host/keys';
+import { appSettings } from '../../local/stack';
 
 export const SUBSCRIPTION = '6f1c2a9e-0000-4000-8000-000000000001';
 export const APPLIANCE = 'contoso-app01';
 const VAULT_RG = 'rg-migrate';
-const SITE = `/subscriptions/${SUBSCRIPTION}/resourceGroups/${VAULT_RG}/providers/Microsoft.OffAzure/VMwareSites/${APPLIANCE}site`;
+/** The cache storage account replication logs go to (Az.Migrate reads it from the container mapping). */
+export const LOG_STORAGE_ACCOUNT = `/subscriptions/${SUBSCRIPTION}/resourceGroups/${VAULT_RG}/providers/Microsoft.Storage/storageAccounts/migratelsa01`;
 /** One virtual hour per real second. */
 export const TIME_SCALE = 3600;
 
@@ -122,22 +124,16 @@ export async function startStack(options: {
 }): Promise<Stack> {
   const clock = createClock({ scale: TIME_SCALE, origin: Date.now() });
   const azurite = await startAzurite();
+  const estate = estateOf(options.machines, options.capacity);
   const sim = await createSimulator({
-    estate: estateOf(options.machines, options.capacity),
+    estate,
     clock,
     ...(options.faults ? { faults: options.faults } : {}),
   });
-  Object.assign(process.env, sim.env(), {
-    AZURE_RESOURCE_MANAGER_ENDPOINT: sim.armUrl,
-    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
-    MIGRATE_RESOURCE_GROUP: VAULT_RG,
-    MIGRATE_PROJECT_NAME: 'contoso-migrate',
-    MIGRATE_VAULT_NAME: 'contoso-migrate-vault',
-    MIGRATE_RUN_AS_ACCOUNT_ID: `${SITE}/runasaccounts/vcenter`,
-    MIGRATE_LOG_STORAGE_ACCOUNT_ID: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${VAULT_RG}/providers/Microsoft.Storage/storageAccounts/migratelsa01`,
+  Object.assign(process.env, appSettings(sim, estate, { timeScale: TIME_SCALE }), {
+    MIGRATE_LOG_STORAGE_ACCOUNT_ID: LOG_STORAGE_ACCOUNT,
     AzureWebJobsStorage: azurite.connectionString,
     MAX_REPLICATIONS_PER_APPLIANCE: String(options.capacity),
-    ARM_WRITES_PER_SECOND: '200',
   });
   const keys = generateKeys();
   const logs: string[] = [];
