@@ -3,31 +3,19 @@
  * phase of the pipeline, redrawn in place on a TTY (cli-progress), or one line per change otherwise.
  */
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
-import { FINAL_STAGES, type Stage } from '../../src/domain/lifecycle';
+import { ACTIVE_STAGES, type ActiveStage, FINAL_STAGES, type Stage } from '../../src/domain/lifecycle';
 import type { WaveView } from './api';
 
-/** The bars: which stages count as having reached each phase. */
+/** The stages from `first` on in the pipeline's order, and Done: a machine there has reached the phase. */
+export function stagesFrom(first: ActiveStage): Stage[] {
+  return [...ACTIVE_STAGES.slice(ACTIVE_STAGES.indexOf(first)), 'Done'];
+}
+
+/** The bars, each named by the first stage that counts as having reached it. */
 const PHASES: { label: string; reached: Stage[] }[] = [
-  {
-    label: 'replicated',
-    reached: [
-      'ReadyToTest',
-      'TestMigrating',
-      'Testing',
-      'CleaningUpTest',
-      'ReadyForCutover',
-      'AwaitingApproval',
-      'MigratingCutover',
-      'Completing',
-      'Onboarding',
-      'Done',
-    ],
-  },
-  {
-    label: 'tested',
-    reached: ['ReadyForCutover', 'AwaitingApproval', 'MigratingCutover', 'Completing', 'Onboarding', 'Done'],
-  },
-  { label: 'migrated', reached: ['Completing', 'Onboarding', 'Done'] },
+  { label: 'replicated', reached: stagesFrom('ReadyToTest') },
+  { label: 'tested', reached: stagesFrom('ReadyForCutover') },
+  { label: 'migrated', reached: stagesFrom('Completing') },
   { label: 'onboarded', reached: ['Done'] },
 ];
 
