@@ -191,6 +191,9 @@ interface StartedPoller {
   getOperationState(): { status: string };
 }
 
+/** Vault, its resource group, fabric, protection container and item: how every item call is addressed. */
+type ItemPath = [vault: string, vaultGroup: string, fabric: string, container: string, item: string];
+
 export class SiteRecoveryMigrationGateway implements MigrationGateway {
   readonly #client: SiteRecoveryManagementClient;
   readonly #vault: string;
@@ -275,16 +278,8 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
         },
       },
     };
-    const operation = await this.#start('enable', this.#itemId(infra, item), (onResponse) =>
-      this.#client.replicationMigrationItems.beginCreate(
-        this.#vault,
-        this.#vaultGroup,
-        infra.fabricName,
-        infra.containerName,
-        item,
-        input,
-        { onResponse },
-      ),
+    const operation = await this.#start('enable', infra, item, (path, onResponse) =>
+      this.#client.replicationMigrationItems.beginCreate(...path, input, { onResponse }),
     );
     return { started: true, operation };
   }
@@ -318,16 +313,8 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
         },
       },
     };
-    return this.#start('update', this.#itemId(infra, item), (onResponse) =>
-      this.#client.replicationMigrationItems.beginUpdate(
-        this.#vault,
-        this.#vaultGroup,
-        infra.fabricName,
-        infra.containerName,
-        item,
-        input,
-        { onResponse },
-      ),
+    return this.#start('update', infra, item, (path, onResponse) =>
+      this.#client.replicationMigrationItems.beginUpdate(...path, input, { onResponse }),
     );
   }
 
@@ -347,13 +334,9 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
     if (recoveryPointId === undefined) {
       throw new NonRetriableError(`Test migration of ${item}: the item has no recovery point yet`);
     }
-    return this.#start('testMigrate', this.#itemId(infra, item), (onResponse) =>
+    return this.#start('testMigrate', infra, item, (path, onResponse) =>
       this.#client.replicationMigrationItems.beginTestMigrate(
-        this.#vault,
-        this.#vaultGroup,
-        infra.fabricName,
-        infra.containerName,
-        item,
+        ...path,
         {
           properties: {
             providerSpecificDetails: {
@@ -372,13 +355,9 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
   async testMigrateCleanup(machineId: string, comments?: string): Promise<OperationRef> {
     const { site, item } = this.#address(machineId);
     const infra = await this.#infrastructure(site);
-    return this.#start('testMigrateCleanup', this.#itemId(infra, item), (onResponse) =>
+    return this.#start('testMigrateCleanup', infra, item, (path, onResponse) =>
       this.#client.replicationMigrationItems.beginTestMigrateCleanup(
-        this.#vault,
-        this.#vaultGroup,
-        infra.fabricName,
-        infra.containerName,
-        item,
+        ...path,
         { properties: definedOnly({ comments }) },
         { onResponse },
       ),
@@ -388,13 +367,9 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
   async migrate(machineId: string, request: MigrateRequest): Promise<OperationRef> {
     const { site, item } = this.#address(machineId);
     const infra = await this.#infrastructure(site);
-    return this.#start('migrate', this.#itemId(infra, item), (onResponse) =>
+    return this.#start('migrate', infra, item, (path, onResponse) =>
       this.#client.replicationMigrationItems.beginMigrate(
-        this.#vault,
-        this.#vaultGroup,
-        infra.fabricName,
-        infra.containerName,
-        item,
+        ...path,
         {
           properties: {
             providerSpecificDetails: {
@@ -412,28 +387,20 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
   async complete(machineId: string, options: { force?: boolean } = {}): Promise<OperationRef> {
     const { site, item } = this.#address(machineId);
     const infra = await this.#infrastructure(site);
-    return this.#start('complete', this.#itemId(infra, item), (onResponse) =>
-      this.#client.replicationMigrationItems.beginDelete(
-        this.#vault,
-        this.#vaultGroup,
-        infra.fabricName,
-        infra.containerName,
-        item,
-        { onResponse, ...(options.force ? { deleteOption: 'ForceDelete' } : {}) },
-      ),
+    return this.#start('complete', infra, item, (path, onResponse) =>
+      this.#client.replicationMigrationItems.beginDelete(...path, {
+        onResponse,
+        ...(options.force ? { deleteOption: 'ForceDelete' } : {}),
+      }),
     );
   }
 
   async resync(machineId: string, skipCbtReset = true): Promise<OperationRef> {
     const { site, item } = this.#address(machineId);
     const infra = await this.#infrastructure(site);
-    return this.#start('resync', this.#itemId(infra, item), (onResponse) =>
+    return this.#start('resync', infra, item, (path, onResponse) =>
       this.#client.replicationMigrationItems.beginResync(
-        this.#vault,
-        this.#vaultGroup,
-        infra.fabricName,
-        infra.containerName,
-        item,
+        ...path,
         {
           properties: {
             providerSpecificDetails: {
@@ -493,9 +460,12 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
    */
   async #start(
     action: string,
-    resourceId: string,
-    begin: (onResponse: (raw: RawResponse) => void) => Promise<StartedPoller>,
+    infra: SiteInfrastructure,
+    item: string,
+    begin: (path: ItemPath, onResponse: (raw: RawResponse) => void) => Promise<StartedPoller>,
   ): Promise<OperationRef> {
+    const resourceId = this.#itemId(infra, item);
+    const path: ItemPath = [this.#vault, this.#vaultGroup, infra.fabricName, infra.containerName, item];
     let accepted: RawResponse | undefined;
     let last: RawResponse | undefined;
     const onResponse = (raw: RawResponse) => {
@@ -504,7 +474,7 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
     };
     const ref: OperationRef = { resourceId, action, status: 'InProgress' };
     try {
-      const poller = await begin(onResponse);
+      const poller = await begin(path, onResponse);
       ref.status = normaliseStatus(poller.getOperationState().status);
     } catch (thrown) {
       if (accepted === undefined || accepted.status >= 400 || last === undefined) {
