@@ -219,5 +219,15 @@ export interface ActivityTypes {
   notifyInstances: [NotifyInstancesInput, null];
 }
 
-export type ActivityInput<N extends ActivityName> = ActivityTypes[N][0];
+/**
+ * Stage changes an orchestration entered since its last activity ride along with the next one:
+ * the activity records them (idempotent by `changeId`) before doing its own work, which saves an
+ * activity and an orchestrator episode per stage change. Order is kept: they are recorded in the
+ * order given, before the activity acts.
+ */
+export interface StageRecords {
+  record?: RecordStageInput[];
+}
+
+export type ActivityInput<N extends ActivityName> = ActivityTypes[N][0] & StageRecords;
 export type ActivityOutput<N extends ActivityName> = ActivityTypes[N][1];

@@ -22,6 +22,7 @@ import type {
   ItemInput,
   ItemSnapshot,
   MachineJob,
+  RecordStageInput,
   StartOutcome,
 } from './contract';
 import { FACTORY_EVENT } from './managementEvents';
@@ -129,12 +130,13 @@ export function createActivities(deps: ActivityDeps): Activities {
   const { azure, journal } = deps;
   const migration = azure.migration;
 
-  async function publish(event: StageChangeEvent, env: ActivityEnv): Promise<void> {
+  async function publish(events: StageChangeEvent[], env: ActivityEnv): Promise<void> {
     // Publishing must not hold the pipeline up: the journal has the change; subscribers are told best-effort.
     try {
-      await azure.lifecycle.publish([event]);
+      await azure.lifecycle.publish(events);
     } catch (error) {
-      env.warn(`lifecycle event ${event.id} not published: ${describeError(error).message}`);
+      const ids = events.map((e) => e.id).join(', ');
+      env.warn(`lifecycle events ${ids} not published: ${describeError(error).message}`);
     }
   }
 
@@ -160,6 +162,41 @@ export function createActivities(deps: ActivityDeps): Activities {
     reason: `${what} is not allowed while the item is ${item.migrationState} (test: ${item.testMigrateState}); allowed: ${item.allowedOperations.join(', ') || 'none'}`,
   });
   const itemMissing: StartOutcome = { action: 'notAllowed', reason: 'the migration item does not exist' };
+
+  /** Records stage changes in order, then tells subscribers of them in one publication. */
+  async function recordStages(changes: RecordStageInput[], env: ActivityEnv): Promise<void> {
+    for (const change of changes) {
+      await journal.recordStage({
+        waveId: change.waveId,
+        machineName: change.name,
+        to: change.to,
+        at: change.at,
+        changeId: change.changeId,
+        ...(change.reason === undefined ? {} : { reason: change.reason }),
+        ...(change.actor === undefined ? {} : { actor: change.actor }),
+        ...(change.error === undefined ? {} : { error: change.error }),
+        details: {
+          ...(change.instanceId === undefined ? {} : { instanceId: change.instanceId }),
+          ...(change.migrationItemId === undefined ? {} : { migrationItemId: change.migrationItemId }),
+          ...(change.targetVmId === undefined ? {} : { targetVmId: change.targetVmId }),
+          ...(change.progressPercent === undefined ? {} : { progressPercent: change.progressPercent }),
+        },
+      });
+    }
+    await publish(
+      changes.map((change) => ({
+        id: change.changeId,
+        waveId: change.waveId,
+        machineName: change.name,
+        ...(change.from === undefined ? {} : { from: change.from }),
+        to: change.to,
+        at: change.at,
+        ...(change.reason === undefined ? {} : { reason: change.reason }),
+        ...(change.error === undefined ? {} : { error: change.error }),
+      })),
+      env,
+    );
+  }
 
   const impls: { [N in ActivityName]: Impl<N> } = {
     async validateMachine({ waveId, name, retry, at }) {
@@ -348,35 +385,7 @@ export function createActivities(deps: ActivityDeps): Activities {
     },
 
     async recordStage(change, env) {
-      await journal.recordStage({
-        waveId: change.waveId,
-        machineName: change.name,
-        to: change.to,
-        at: change.at,
-        changeId: change.changeId,
-        ...(change.reason === undefined ? {} : { reason: change.reason }),
-        ...(change.actor === undefined ? {} : { actor: change.actor }),
-        ...(change.error === undefined ? {} : { error: change.error }),
-        details: {
-          ...(change.instanceId === undefined ? {} : { instanceId: change.instanceId }),
-          ...(change.migrationItemId === undefined ? {} : { migrationItemId: change.migrationItemId }),
-          ...(change.targetVmId === undefined ? {} : { targetVmId: change.targetVmId }),
-          ...(change.progressPercent === undefined ? {} : { progressPercent: change.progressPercent }),
-        },
-      });
-      await publish(
-        {
-          id: change.changeId,
-          waveId: change.waveId,
-          machineName: change.name,
-          ...(change.from === undefined ? {} : { from: change.from }),
-          to: change.to,
-          at: change.at,
-          ...(change.reason === undefined ? {} : { reason: change.reason }),
-          ...(change.error === undefined ? {} : { error: change.error }),
-        },
-        env,
-      );
+      await recordStages([change], env);
       return null;
     },
 
@@ -406,16 +415,18 @@ export function createActivities(deps: ActivityDeps): Activities {
         error: failure.error,
       });
       await publish(
-        {
-          id: failure.changeId,
-          waveId: failure.waveId,
-          machineName: failure.name,
-          from: failure.stage,
-          to: 'Failed',
-          at: failure.at,
-          reason,
-          error: failure.error,
-        },
+        [
+          {
+            id: failure.changeId,
+            waveId: failure.waveId,
+            machineName: failure.name,
+            from: failure.stage,
+            to: 'Failed',
+            at: failure.at,
+            reason,
+            error: failure.error,
+          },
+        ],
         env,
       );
       return null;
@@ -478,7 +489,11 @@ export function createActivities(deps: ActivityDeps): Activities {
 
   const activities = {} as Record<ActivityName, ActivityHandler<ActivityName>>;
   for (const name of Object.keys(impls) as ActivityName[]) {
-    activities[name] = boundary(impls[name] as Impl<ActivityName>);
+    const impl = impls[name] as Impl<ActivityName>;
+    activities[name] = boundary(async (input, env) => {
+      if (input.record !== undefined && input.record.length > 0) await recordStages(input.record, env);
+      return impl(input, env);
+    });
   }
   return activities as Activities;
 }

@@ -20,6 +20,8 @@ import {
   type ActivityOutput,
   type ItemSnapshot,
   type MachineJob,
+  type RecordStageInput,
+  type StageRecords,
   type StartOutcome,
 } from '../activities/contract';
 import type { AzureErrorInfo } from '../domain/errors';
@@ -142,6 +144,8 @@ class PipelineRun {
   private readonly inbox: Inbox<PipelineEvent>;
   private readonly settings: PipelineSettings;
   private readonly runStartedAt: number;
+  /** Stage changes entered but not recorded yet (see `enter`). */
+  private readonly unrecorded: RecordStageInput[] = [];
 
   constructor(
     private readonly context: df.OrchestrationContext,
@@ -174,7 +178,7 @@ class PipelineRun {
   }
 
   private *migrate(): Orchestration<PipelineResult> {
-    yield* this.enter('Validating');
+    this.enter('Validating');
     const validation = yield* this.call(
       ACTIVITY.validateMachine,
       { waveId: this.input.waveId, name: this.input.name, retry: this.input.retry, at: nowIso(this.context) },
@@ -198,11 +202,11 @@ class PipelineRun {
       yield* this.enable(job);
     }
     if (before(from, 'InitialSeeding')) {
-      yield* this.enter('InitialSeeding');
+      this.enter('InitialSeeding');
       yield* this.waitFor('seeding', 'InitialSeeding');
     }
     if (from === 'CleaningUpTest') {
-      yield* this.enter('CleaningUpTest', {
+      this.enter('CleaningUpTest', {
         reason: 'a test migration of an earlier run is cleaned up first',
       });
       yield* this.start(ACTIVITY.startTestCleanup, 'CleaningUpTest');
@@ -217,7 +221,7 @@ class PipelineRun {
     if (before(from, 'MigratingCutover')) {
       yield* this.holdIfPaused();
       this.cancellable = false;
-      yield* this.enter('MigratingCutover', {
+      this.enter('MigratingCutover', {
         reason: job.performShutdown
           ? 'the source VM is shut down before the final sync'
           : 'the source VM stays on',
@@ -227,20 +231,21 @@ class PipelineRun {
     }
     this.cancellable = false;
     if (before(from, 'Completing')) {
-      yield* this.enter('Completing');
+      this.enter('Completing');
       yield* this.start(ACTIVITY.completeMigration, 'Completing');
       yield* this.waitFor('complete', 'Completing');
     }
     this.releaseItem();
     yield* this.releaseSlot();
     yield* this.onboard(job);
-    yield* this.enter('Done');
+    this.enter('Done');
+    yield* this.flush();
     return { name: this.input.name, stage: 'Done' };
   }
 
   private *enable(job: MachineJob): Orchestration<void> {
     yield* this.holdIfPaused();
-    yield* this.enter('Replicating');
+    this.enter('Replicating');
     const retry = this.settings.retry;
     for (let attempt = 1; ; attempt++) {
       const [outcome] = yield* this.call(
@@ -262,13 +267,13 @@ class PipelineRun {
   private *testMigration(job: MachineJob): Orchestration<void> {
     for (let attempt = 1; ; attempt++) {
       yield* this.holdIfPaused();
-      yield* this.enter('ReadyToTest');
-      yield* this.enter('TestMigrating', attempt > 1 ? { reason: `attempt ${attempt}` } : {});
+      this.enter('ReadyToTest');
+      this.enter('TestMigrating', attempt > 1 ? { reason: `attempt ${attempt}` } : {});
       yield* this.start(ACTIVITY.startTestMigrate, 'TestMigrating');
       let failure: { stage: Stage; error: AzureErrorInfo } | undefined;
       try {
         yield* this.waitFor('testMigrate', 'TestMigrating');
-        yield* this.enter('Testing');
+        this.enter('Testing');
         const health = yield* this.checkTestVm(job);
         if (!health) {
           failure = {
@@ -287,7 +292,7 @@ class PipelineRun {
         failure = { stage: error.stage, error: error.info };
       }
       // A test is always cleaned up before anything else happens, whether it passed or not.
-      yield* this.enter(
+      this.enter(
         'CleaningUpTest',
         failure ? { reason: `test failed: ${failure.error.message}`, error: failure.error } : {},
       );
@@ -309,7 +314,7 @@ class PipelineRun {
   }
 
   private *gate(): Orchestration<void> {
-    yield* this.enter('ReadyForCutover');
+    this.enter('ReadyForCutover');
     for (;;) {
       const gate = cutoverGate(this.settings.cutover, this.context.df.currentUtcDateTime);
       if (gate.kind === 'go') return;
@@ -321,7 +326,8 @@ class PipelineRun {
         });
       }
       if (gate.kind === 'approval') {
-        yield* this.enter('AwaitingApproval', { reason: 'waiting for approval' });
+        this.enter('AwaitingApproval', { reason: 'waiting for approval' });
+        yield* this.flush();
         const event = yield* this.inbox.wait(undefined, ['Approve', 'Cancel']);
         if (event === 'Cancel') throw new CancelRequested();
         const approver = approverOf(this.inbox.take('Approve')!.data);
@@ -333,7 +339,7 @@ class PipelineRun {
         });
         return;
       }
-      yield* this.enter('AwaitingApproval', {
+      this.enter('AwaitingApproval', {
         reason: `waiting for the maintenance window at ${instant(gate.at).toISOString()}`,
       });
       yield* this.sleep(gate.at, ['Cancel']);
@@ -342,7 +348,7 @@ class PipelineRun {
 
   private *onboard(job: MachineJob): Orchestration<void> {
     if (job.onboarding === undefined) return;
-    yield* this.enter('Onboarding', { reason: `profile ${job.onboarding.kind}` });
+    this.enter('Onboarding', { reason: `profile ${job.onboarding.kind}` });
     const assigned = yield* this.call(ACTIVITY.onboard, { job, at: nowIso(this.context) }, 'Onboarding');
     if (!assigned.supported) {
       throw new StepFailed('Onboarding', {
@@ -396,7 +402,7 @@ class PipelineRun {
       if (verdict.kind === 'resync') {
         if (resyncs >= this.settings.resyncAttempts) throw new StepFailed(stage, verdict.error);
         resyncs++;
-        yield* this.enter(stage, {
+        this.enter(stage, {
           reason: `resync ${resyncs} after: ${verdict.error.message}`,
           error: verdict.error,
         });
@@ -418,6 +424,7 @@ class PipelineRun {
   /** Sleeps until `fireAt` or one of `wake`; a cancel (while cancellable) ends the sleep by throwing. */
   private *sleep(fireAt: number, wake: PipelineEvent[]): Orchestration<PipelineEvent | 'timer' | 'task'> {
     const names: PipelineEvent[] = this.cancellable ? [...wake, 'Cancel'] : wake;
+    yield* this.flush();
     const event = yield* this.inbox.wait(fireAt, names);
     if (event === 'Cancel') throw new CancelRequested();
     return event;
@@ -433,6 +440,7 @@ class PipelineRun {
       const wanted = latestToggle(this.inbox.drain('Pause'), this.inbox.drain('Resume'));
       if (wanted !== undefined) this.paused = wanted;
       if (!this.paused) return;
+      yield* this.flush();
       yield* this.inbox.wait(
         undefined,
         this.cancellable ? ['Resume', 'Pause', 'Cancel'] : ['Resume', 'Pause'],
@@ -485,6 +493,7 @@ class PipelineRun {
 
   private *takeSlot(): Orchestration<void> {
     if (this.slotHeld) return;
+    yield* this.flush();
     const entity = this.slotsEntity();
     for (;;) {
       const request: AcquireRequest = {
@@ -537,7 +546,8 @@ class PipelineRun {
     }
     this.releaseItem();
     yield* this.releaseSlot();
-    yield* this.enter('Cancelled');
+    this.enter('Cancelled');
+    yield* this.flush();
     return { name: this.input.name, stage: 'Cancelled' };
   }
 
@@ -569,11 +579,15 @@ class PipelineRun {
     return { name: this.input.name, stage: 'Failed', failedStage: stage, error };
   }
 
-  private *enter(to: Stage, extra: { reason?: string; error?: AzureErrorInfo } = {}): Orchestration<void> {
+  /**
+   * Moves to `to`: the change rides along with the next activity call (`StageRecords`), or is
+   * recorded by `flush` before the run waits or ends, so the journal never lags behind a wait.
+   */
+  private enter(to: Stage, extra: { reason?: string; error?: AzureErrorInfo } = {}): void {
     const from = this.stage;
     this.stage = to;
     this.context.df.setCustomStatus({ stage: to });
-    yield* this.must(ACTIVITY.recordStage, {
+    this.unrecorded.push({
       waveId: this.input.waveId,
       name: this.input.name,
       to,
@@ -583,6 +597,19 @@ class PipelineRun {
       instanceId: this.context.df.instanceId,
       ...extra,
     });
+  }
+
+  /** The stage changes not recorded yet, for the next activity to record first. */
+  private records(): StageRecords {
+    return this.unrecorded.length === 0 ? {} : { record: this.unrecorded.splice(0) };
+  }
+
+  /** Records the stage changes no activity took along yet. */
+  private *flush(): Orchestration<void> {
+    const pending = this.unrecorded.splice(0);
+    const last = pending.pop();
+    if (last === undefined) return;
+    yield* this.must(ACTIVITY.recordStage, { ...last, ...(pending.length > 0 ? { record: pending } : {}) });
   }
 
   /** Unique per change across runs: a retry reuses the instance id, so the run's start time tells runs apart. */
@@ -601,13 +628,18 @@ class PipelineRun {
     input: ActivityInput<N>,
     stage: Stage,
   ): Orchestration<ActivityOutput<N>> {
-    const result = yield* callActivity(this.context, name, input, this.settings.retry);
+    const result = yield* callActivity(
+      this.context,
+      name,
+      { ...input, ...this.records() },
+      this.settings.retry,
+    );
     if (!result.ok) throw new StepFailed(stage, result.error);
     return result.value;
   }
 
   private *must<N extends ActivityName>(name: N, input: ActivityInput<N>): Orchestration<ActivityOutput<N>> {
-    return yield* mustCall(this.context, name, input, this.settings.retry);
+    return yield* mustCall(this.context, name, { ...input, ...this.records() }, this.settings.retry);
   }
 }
 

@@ -281,6 +281,41 @@ describe('journal and lifecycle events', () => {
     expect((await journal.getMachine('w1', 'web-01'))?.stage).toBe('Replicating');
   });
 
+  it('records the stage changes an activity carries, in order and once, before it acts', async () => {
+    migration.item = record();
+    const change = (to: 'ReadyToTest' | 'TestMigrating', step: number) => ({
+      waveId: 'w1',
+      name: 'web-01',
+      to,
+      at: new Date(Date.parse(AT) + step * 1000).toISOString(),
+      changeId: `i:${step}`,
+    });
+    const input = { job, at: AT, record: [change('ReadyToTest', 1), change('TestMigrating', 2)] };
+    migration.failNext = new AzureOperationError(
+      { code: 'TooManyRequests', message: 'slow down', statusCode: 429 },
+      { retryAfterMs: 5_000 },
+    );
+    const throttled = await activities.startTestMigrate(input, env());
+    expect(throttled.ok).toBe(false);
+    expect((await journal.getMachine('w1', 'web-01'))?.stage).toBe('TestMigrating');
+    expect(await activities.startTestMigrate(input, env())).toEqual({
+      ok: true,
+      value: { action: 'started' },
+    });
+    const audit = await journal.listAudit('w1', { machineName: 'web-01' });
+    const changes = audit.items
+      .filter((e) => e.kind === 'StageChanged')
+      .sort((a, b) => a.at.localeCompare(b.at));
+    expect(changes.map((e) => e.to)).toEqual(['ReadyToTest', 'TestMigrating']);
+    expect(published.map((e) => e.to)).toEqual([
+      'ReadyToTest',
+      'TestMigrating',
+      'ReadyToTest',
+      'TestMigrating',
+    ]);
+    expect(migration.calls).toEqual(['testMigrate']);
+  });
+
   it('finishes a wave in the journal and tells the topic once per wave; a topic outage only warns', async () => {
     const finish = { waveId: 'w1', status: 'Completed' as const, at: AT };
     expect(await activities.finishWave(finish, env())).toEqual({ ok: true, value: null });
