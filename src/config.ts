@@ -96,6 +96,8 @@ export const SETTINGS = {
   enableBatchSize: 'ENABLE_BATCH_SIZE',
   /** Simultaneous replications per appliance (300 with one appliance, 500 scaled out). */
   maxReplicationsPerAppliance: 'MAX_REPLICATIONS_PER_APPLIANCE',
+  /** Wakes of a wave orchestration's execution before it continues as new (bounds its history). */
+  waveWakesPerGeneration: 'WAVE_WAKES_PER_GENERATION',
   /** ARM writes per second this process issues at most (ARM refills 10 per second per principal). */
   armWritesPerSecond: 'ARM_WRITES_PER_SECOND',
   /** SDK retries of a throttled (429, honouring Retry-After) or transient (5xx, network) call. */
@@ -149,6 +151,7 @@ export interface FactoryConfig {
   limits: {
     enableBatchSize: number;
     maxReplicationsPerAppliance: number;
+    waveWakesPerGeneration: number;
     armWritesPerSecond: number;
     armRetry: RetrySettings;
   };
@@ -254,6 +257,7 @@ const envSchema = z.object({
   [SETTINGS.driftEscalateAfter]: positiveInt(3),
   [SETTINGS.enableBatchSize]: positiveInt(10),
   [SETTINGS.maxReplicationsPerAppliance]: positiveInt(300),
+  [SETTINGS.waveWakesPerGeneration]: positiveInt(64),
   [SETTINGS.armWritesPerSecond]: z.coerce.number().positive().default(5),
   [SETTINGS.armMaxRetries]: z.coerce.number().int().nonnegative().default(5),
   [SETTINGS.armRetryDelayMs]: positiveInt(1_000),
@@ -316,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FactoryConfig 
     limits: {
       enableBatchSize: s[SETTINGS.enableBatchSize],
       maxReplicationsPerAppliance: s[SETTINGS.maxReplicationsPerAppliance],
+      waveWakesPerGeneration: s[SETTINGS.waveWakesPerGeneration],
       armWritesPerSecond: s[SETTINGS.armWritesPerSecond],
       armRetry: {
         maxRetries: s[SETTINGS.armMaxRetries],

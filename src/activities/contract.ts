@@ -28,6 +28,8 @@ export const ACTIVITY = {
   cleanupOnCancel: 'cleanupOnCancel',
   finishWave: 'finishWave',
   notifyInstances: 'notifyInstances',
+  startInstances: 'startInstances',
+  instanceOutcomes: 'instanceOutcomes',
 } as const;
 
 export type ActivityName = (typeof ACTIVITY)[keyof typeof ACTIVITY];
@@ -198,6 +200,28 @@ export interface NotifyInstancesInput {
   data?: unknown;
 }
 
+export interface StartInstancesInput {
+  /** The orchestration function to start. */
+  orchestration: string;
+  instances: { instanceId: string; input: unknown }[];
+}
+
+export interface StartInstancesOutput {
+  /** Ids started now; the others existed already (a replayed activity starts nothing twice). */
+  started: string[];
+}
+
+export interface InstanceOutcomesInput {
+  instanceIds: string[];
+}
+
+/** The instances among those asked that have ended, with how (durable runtime status) and output. */
+export interface InstanceOutcome {
+  instanceId: string;
+  runtimeStatus: 'Completed' | 'Failed' | 'Terminated';
+  output?: unknown;
+}
+
 /** Every activity's input and output, for the factory's typing and the orchestrations' calls. */
 export interface ActivityTypes {
   validateMachine: [ValidateMachineInput, ValidateMachineOutput];
@@ -217,6 +241,8 @@ export interface ActivityTypes {
   cleanupOnCancel: [ItemInput, CleanupOutput];
   finishWave: [FinishWaveInput, null];
   notifyInstances: [NotifyInstancesInput, null];
+  startInstances: [StartInstancesInput, StartInstancesOutput];
+  instanceOutcomes: [InstanceOutcomesInput, InstanceOutcome[]];
 }
 
 /**

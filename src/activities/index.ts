@@ -19,6 +19,7 @@ import type {
   ActivityResult,
   CleanupOutput,
   EnableOutcome,
+  InstanceOutcome,
   ItemInput,
   ItemSnapshot,
   MachineJob,
@@ -36,6 +37,10 @@ export interface ActivityDeps {
 export interface ActivityEnv {
   /** Raises an event to an orchestration instance (the durable client of the invocation). */
   raiseEvent(instanceId: string, event: string, data: unknown): Promise<void>;
+  /** Starts an orchestration instance unless one with this id exists; answers whether it started it. */
+  startInstance(orchestration: string, instanceId: string, input: unknown): Promise<boolean>;
+  /** The instance's durable runtime status and output; undefined when no instance has this id. */
+  instanceStatus(instanceId: string): Promise<{ runtimeStatus: string; output?: unknown } | undefined>;
   /** Reports what the activity could not do without failing (e.g. a lifecycle event not published). */
   warn(message: string): void;
 }
@@ -125,6 +130,15 @@ const BUSY_MIGRATION_STATES = new Set([
   'ResumeInitiated',
   'SuspendingProtection',
 ]);
+
+/** Requests to the durable API in flight at once from one activity. */
+const CLIENT_PARALLELISM = 16;
+
+async function inChunks<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += CLIENT_PARALLELISM) {
+    await Promise.all(items.slice(i, i + CLIENT_PARALLELISM).map(work));
+  }
+}
 
 export function createActivities(deps: ActivityDeps): Activities {
   const { azure, journal } = deps;
@@ -484,6 +498,30 @@ export function createActivities(deps: ActivityDeps): Activities {
     async notifyInstances({ instanceIds, event, data }, env) {
       await Promise.all(instanceIds.map((id) => env.raiseEvent(id, event, data ?? null)));
       return null;
+    },
+
+    async startInstances({ orchestration, instances }, env) {
+      const started: string[] = [];
+      await inChunks(instances, async ({ instanceId, input }) => {
+        if (await env.startInstance(orchestration, instanceId, input)) started.push(instanceId);
+      });
+      return { started };
+    },
+
+    async instanceOutcomes({ instanceIds }, env) {
+      const outcomes: InstanceOutcome[] = [];
+      await inChunks(instanceIds, async (instanceId) => {
+        const status = await env.instanceStatus(instanceId);
+        const runtimeStatus = status?.runtimeStatus;
+        if (runtimeStatus === 'Completed' || runtimeStatus === 'Failed' || runtimeStatus === 'Terminated') {
+          outcomes.push({
+            instanceId,
+            runtimeStatus,
+            ...(status?.output === undefined ? {} : { output: status.output }),
+          });
+        }
+      });
+      return outcomes;
     },
   };
 

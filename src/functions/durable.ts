@@ -11,18 +11,50 @@ import '../orchestrations/applianceSlots';
 import '../orchestrations/migrationItemOwner';
 import '../orchestrations/vmPipeline';
 import '../orchestrations/wave';
+import '../orchestrations/waveControl';
 import { services } from './http/services';
 
 /** Activities that raise events to orchestrations get a durable client input. */
-const NEEDS_CLIENT: ReadonlySet<ActivityName> = new Set([ACTIVITY.notifyInstances]);
+const NEEDS_CLIENT: ReadonlySet<ActivityName> = new Set([
+  ACTIVITY.notifyInstances,
+  ACTIVITY.startInstances,
+  ACTIVITY.instanceOutcomes,
+]);
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Error && /HTTP 404|No instance with ID/.test(error.message);
+}
 
 function envOf(name: ActivityName, context: InvocationContext): ActivityEnv {
+  const client = () => {
+    if (!NEEDS_CLIENT.has(name)) throw new Error(`activity ${name} has no durable client`);
+    return df.getClient(context);
+  };
+  const statusOf = async (instanceId: string) => {
+    try {
+      return await client().getStatus(instanceId, { showInput: false });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  };
   return {
     warn: (message) => context.warn(message),
+    startInstance: async (orchestration, instanceId, input) => {
+      // A replayed activity must not start the instance again (startNew replaces an existing one).
+      if ((await statusOf(instanceId)) !== undefined) return false;
+      await client().startNew(orchestration, { instanceId, input });
+      return true;
+    },
+    instanceStatus: async (instanceId) => {
+      const status = await statusOf(instanceId);
+      return status === undefined
+        ? undefined
+        : { runtimeStatus: String(status.runtimeStatus), output: status.output };
+    },
     raiseEvent: async (instanceId, event, data) => {
-      if (!NEEDS_CLIENT.has(name)) throw new Error(`activity ${name} has no durable client`);
       try {
-        await df.getClient(context).raiseEvent(instanceId, event, data);
+        await client().raiseEvent(instanceId, event, data);
       } catch (error) {
         // An instance that was never created cannot be waiting for the event; anything else is an error.
         if (!(error instanceof Error && error.message.startsWith('No instance with ID'))) throw error;

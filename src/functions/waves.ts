@@ -22,6 +22,8 @@ import { machineInstanceId, waveInstanceId } from '../domain/names';
 import type { PipelineInput } from '../orchestrations/vmPipeline';
 import { VM_PIPELINE } from '../orchestrations/vmPipeline';
 import type { WaveSettings } from '../orchestrations/wave';
+import { WAVE_CONTROL_ENTITY } from '../orchestrations/waveControl';
+import type { SteeringRequest } from '../orchestrations/waveRules';
 import type { MachineRecord, WaveRecord } from '../store/types';
 import { json, jsonBody, notFound, pageSizeOf, problem, stringMember, unexpected } from './http/responses';
 import { type Services, services } from './http/services';
@@ -276,8 +278,15 @@ function steer(event: 'Cancel' | 'Pause' | 'Resume') {
     if (wave.status !== 'Running')
       return problem(409, 'Wave not running', `wave ${waveId} is ${wave.status}`);
     const actor = actorOf(request, await jsonBody(request));
+    const steering: SteeringRequest = { event, at: nowIso(), ...(actor === undefined ? {} : { actor }) };
+    // Kept by the entity for the wave's next generation; the event wakes the wave now.
+    await client.signalEntity(
+      new df.EntityId(WAVE_CONTROL_ENTITY, waveId.toLowerCase()),
+      'request',
+      steering,
+    );
     await client.raiseEvent(wave.instanceId ?? waveInstanceId(waveId), event, {
-      at: nowIso(),
+      at: steering.at,
       ...(actor === undefined ? {} : { actor }),
     });
     return json(202, { waveId, requested: event, links: waveLinks(request, waveId) });
@@ -314,6 +323,8 @@ const retryMachine = route(async (svc, request, client) => {
     settings,
     slotHeld: false,
     retry: true,
+    // A wave still running counts the retried machine's new result.
+    waveInstanceId: wave.instanceId ?? waveInstanceId(waveId),
   };
   await client.startNew(VM_PIPELINE, { instanceId, input });
   return json(202, {

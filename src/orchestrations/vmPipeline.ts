@@ -91,7 +91,12 @@ export interface PipelineInput {
   slotHeld: boolean;
   /** A retry of a failed machine: continue from the state in Azure. */
   retry: boolean;
+  /** The wave orchestration to tell when the slot is freed (`SlotFreed`) and when the run ends (`MachineFinished`). */
+  waveInstanceId?: string;
 }
+
+/** The event a pipeline raises to its wave when it ends; its data is the `PipelineResult`. */
+export const MACHINE_FINISHED = 'MachineFinished';
 
 export interface PipelineResult {
   name: string;
@@ -158,6 +163,20 @@ class PipelineRun {
   }
 
   *run(): Orchestration<PipelineResult> {
+    const result = yield* this.outcome();
+    const wave = this.input.waveInstanceId;
+    // The wave hears of the end with the last stage change recorded in the same activity.
+    if (wave === undefined) yield* this.flush();
+    else
+      yield* this.must(ACTIVITY.notifyInstances, {
+        instanceIds: [wave],
+        event: MACHINE_FINISHED,
+        data: result,
+      });
+    return result;
+  }
+
+  private *outcome(): Orchestration<PipelineResult> {
     try {
       return yield* this.migrate();
     } catch (error) {
@@ -239,7 +258,6 @@ class PipelineRun {
     yield* this.releaseSlot();
     yield* this.onboard(job);
     this.enter('Done');
-    yield* this.flush();
     return { name: this.input.name, stage: 'Done' };
   }
 
@@ -519,8 +537,8 @@ class PipelineRun {
       slotHolder(this.input.waveId, this.input.name),
     ]);
     this.slotHeld = false;
-    const wave = this.context.df.parentInstanceId;
-    if (wave) {
+    const wave = this.input.waveInstanceId;
+    if (wave !== undefined) {
       yield* this.must(ACTIVITY.notifyInstances, { instanceIds: [wave], event: 'SlotFreed' });
     }
   }
@@ -547,7 +565,6 @@ class PipelineRun {
     this.releaseItem();
     yield* this.releaseSlot();
     this.enter('Cancelled');
-    yield* this.flush();
     return { name: this.input.name, stage: 'Cancelled' };
   }
 

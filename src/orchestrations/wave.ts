@@ -1,32 +1,43 @@
 /**
  * A wave: admits its machines under each appliance's simultaneous-replication limit, counted
  * across every running wave by the `applianceSlots@<appliance>` entity, in batches, in admission
- * order (priority, then longest first, so the wave ends early), and runs each machine's pipeline as
- * a sub-orchestration with a deterministic instance id. `Pause` stops admission and holds running
- * machines before their next Azure action; `Resume` undoes it; `Cancel` withdraws the machines not
- * yet started and cancels the running ones. The wave completes when every machine is final.
+ * order (priority, then longest first, so the wave ends early), and starts each machine's pipeline
+ * (`vmPipeline`, deterministic instance id) through the `startInstances` activity. `Pause` stops
+ * admission and holds running machines before their next Azure action; `Resume` undoes it;
+ * `Cancel` withdraws the machines not yet started and cancels the running ones. The wave completes
+ * when every machine is final.
  *
- * The wave looks at its machines on a tick (`tickMs` while machines wait for slots, `idleTickMs`
- * once all have started), woken early by `SlotFreed`, which a pipeline sends when it gives its slot
- * back. Sub-orchestrations are yielded once, when started; their outcome is read from the task
- * afterwards (re-yielding scheduled tasks would schedule them again in durable-functions 3.x).
+ * A pipeline tells its wave when it frees its slot (`SlotFreed`) and when it ends
+ * (`MachineFinished`, with its result). The wave looks at its machines when told and on a tick
+ * (`tickMs` while machines wait for slots, `idleTickMs` once all have started).
+ *
+ * The history of one execution is bounded: after `wakesPerGeneration` wakes the wave continues
+ * as new with its progress as input, so a wave of thousands of machines replays a short history.
+ * Events that arrive in the batch a generation ends with are not handed to the next one, so a new
+ * generation first reads what is true: the steering requests (entity `waveControl@<wave id>`) and
+ * the outcome of the pipelines it thinks are running. The same outcome check runs every
+ * `idleTickMs` once all machines have started, for a pipeline that ended without telling.
  */
 import * as df from 'durable-functions';
 import { ACTIVITY } from '../activities/contract';
 import { machineInstanceId } from '../domain/names';
 import { type AcquireRequest, type AcquireResult, SLOTS_ENTITY } from './slots';
-import { Inbox, mustCall, nowIso, nowMs, type Orchestration, smaller } from './support';
+import { Inbox, mustCall, nowIso, nowMs, type Orchestration } from './support';
 import {
+  MACHINE_FINISHED,
   type PipelineInput,
   type PipelineResult,
   type PipelineSettings,
   slotHolder,
   VM_PIPELINE,
 } from './vmPipeline';
+import { WAVE_CONTROL_ENTITY } from './waveControl';
 import {
+  finalStage,
   latestToggle,
   orderForAdmission,
   roomToStart,
+  type SteeringState,
   slotRequests,
   tally,
   type WaveMachine,
@@ -35,13 +46,15 @@ import {
 
 export const WAVE = 'wave';
 
-export const WAVE_EVENTS = ['Pause', 'Resume', 'Cancel', 'SlotFreed'] as const;
+export const WAVE_EVENTS = ['Pause', 'Resume', 'Cancel', 'SlotFreed', MACHINE_FINISHED] as const;
 export type WaveEvent = (typeof WAVE_EVENTS)[number];
 
 export interface WaveSettings {
   pipeline: PipelineSettings;
   /** Enables asked for per appliance at once (the portal's 10). */
   batchSize: number;
+  /** Wakes of one execution before the wave continues as new with its progress. */
+  wakesPerGeneration: number;
   /** At most this many of the wave's machines hold a slot at once. */
   maxParallel?: number;
   /** Simultaneous replications per appliance, keyed by lower-case appliance name. */
@@ -52,10 +65,26 @@ export interface WaveSettings {
   idleTickMs: number;
 }
 
+/** What a generation hands the next one. */
+export interface WaveProgress {
+  /** Machines not started yet, in admission order. */
+  pending: WaveMachine[];
+  /** Machines whose pipeline was started and has not been seen to end. */
+  running: string[];
+  /** Final stage of each machine that ended. */
+  results: Record<string, PipelineResult['stage']>;
+  paused: boolean;
+  cancelled: boolean;
+  generation: number;
+}
+
 export interface WaveInput {
   waveId: string;
+  /** The plan's machines (the first generation orders them for admission). */
   machines: WaveMachine[];
   settings: WaveSettings;
+  /** Set by continue-as-new. */
+  progress?: WaveProgress;
 }
 
 export interface WaveResult extends WaveTally {
@@ -63,19 +92,46 @@ export interface WaveResult extends WaveTally {
   status: 'Completed' | 'Cancelled';
 }
 
-export function* wave(context: df.OrchestrationContext): Orchestration<WaveResult> {
-  const { waveId, machines, settings } = context.df.getInput<WaveInput>();
+export function* wave(context: df.OrchestrationContext): Orchestration<WaveResult | undefined> {
+  const input = context.df.getInput<WaveInput>();
+  const { waveId, settings } = input;
   const inbox = new Inbox<WaveEvent>(context, WAVE_EVENTS);
   const retry = settings.pipeline.retry;
-  let pending = orderForAdmission(machines);
-  const running = new Map<string, df.Task>();
-  const results = new Map<string, PipelineResult>();
-  let paused = false;
-  let cancelled = false;
+  const progress: WaveProgress = input.progress ?? {
+    pending: orderForAdmission(input.machines),
+    running: [],
+    results: {},
+    paused: false,
+    cancelled: false,
+    generation: 0,
+  };
+  let pending = progress.pending;
+  const running = new Set(progress.running);
+  const results = new Map(Object.entries(progress.results));
+  let paused = progress.paused;
+  let cancelled = progress.cancelled;
+  let lastCheck = nowMs(context);
 
   const entityOf = (appliance: string) => new df.EntityId(SLOTS_ENTITY, appliance.toLowerCase());
   const holderOf = (name: string) => slotHolder(waveId, name);
   const instanceOf = (name: string) => machineInstanceId(waveId, name);
+  /** A machine ended; a retried machine that ends again replaces its earlier result. */
+  const finished = (name: string, stage: PipelineResult['stage']) => {
+    if (running.delete(name) || results.has(name)) results.set(name, stage);
+  };
+  /** Reads which of the running pipelines have ended. */
+  const checkRunning = function* () {
+    lastCheck = nowMs(context);
+    if (running.size === 0) return;
+    const names = new Map([...running].map((name) => [instanceOf(name), name]));
+    const outcomes = yield* mustCall(
+      context,
+      ACTIVITY.instanceOutcomes,
+      { instanceIds: [...names.keys()] },
+      retry,
+    );
+    for (const outcome of outcomes) finished(names.get(outcome.instanceId)!, finalStage(outcome));
+  };
   /** Leaves every appliance queue this wave waits in, without giving up slots held. */
   const withdraw = () => {
     for (const request of slotRequests(pending, Number.POSITIVE_INFINITY)) {
@@ -91,24 +147,36 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
     yield* mustCall(
       context,
       ACTIVITY.notifyInstances,
-      { instanceIds: [...running.keys()].map(instanceOf), event, data: { at: nowIso(context) } },
+      { instanceIds: [...running].map(instanceOf), event, data: { at: nowIso(context) } },
       retry,
     );
   };
 
-  for (;;) {
-    for (const [name, task] of running) {
-      if (!task.isCompleted && !task.isFaulted) continue;
-      running.delete(name);
-      results.set(
-        name,
-        task.isCompleted
-          ? (task.result as PipelineResult)
-          : { name, stage: 'Failed', error: { code: 'PipelineCrashed', message: String(task.result) } },
-      );
+  let steering: { pauses: unknown[]; resumes: unknown[]; cancel: boolean } = {
+    pauses: [],
+    resumes: [],
+    cancel: false,
+  };
+  if (input.progress !== undefined) {
+    const state = (yield context.df.callEntity(
+      new df.EntityId(WAVE_CONTROL_ENTITY, waveId.toLowerCase()),
+      'get',
+    )) as SteeringState | null;
+    steering = {
+      pauses: state?.Pause ? [state.Pause] : [],
+      resumes: state?.Resume ? [state.Resume] : [],
+      cancel: state?.Cancel !== undefined,
+    };
+    yield* checkRunning();
+  }
+
+  for (let wakes = 0; ; wakes++) {
+    for (const data of inbox.drain(MACHINE_FINISHED)) {
+      const result = data as Partial<PipelineResult> | null;
+      if (typeof result?.name === 'string' && result.stage !== undefined) finished(result.name, result.stage);
     }
     inbox.drain('SlotFreed');
-    if (inbox.take('Cancel') && !cancelled) {
+    if ((inbox.take('Cancel') !== undefined || steering.cancel) && !cancelled) {
       cancelled = true;
       withdraw();
       const at = nowIso(context);
@@ -127,11 +195,15 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
           ),
         );
       }
-      for (const m of pending) results.set(m.name, { name: m.name, stage: 'Cancelled' });
+      for (const m of pending) results.set(m.name, 'Cancelled');
       pending = [];
       yield* notify('Cancel');
     }
-    const wanted = latestToggle(inbox.drain('Pause'), inbox.drain('Resume'));
+    const wanted = latestToggle(
+      [...steering.pauses, ...inbox.drain('Pause')],
+      [...steering.resumes, ...inbox.drain('Resume')],
+    );
+    steering = { pauses: [], resumes: [], cancel: false };
     if (!cancelled && wanted !== undefined && wanted !== paused) {
       paused = wanted;
       if (paused) withdraw();
@@ -139,47 +211,83 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
     }
 
     const counts = tally(pending.length, running.size, results.values());
-    context.df.setCustomStatus({ ...counts, paused, cancelRequested: cancelled });
+    context.df.setCustomStatus({
+      ...counts,
+      paused,
+      cancelRequested: cancelled,
+      generation: progress.generation,
+    });
     if (pending.length === 0 && running.size === 0) break;
+    if (wakes >= settings.wakesPerGeneration) {
+      const next: WaveProgress = {
+        pending,
+        running: [...running],
+        results: Object.fromEntries(results),
+        paused,
+        cancelled,
+        generation: progress.generation + 1,
+      };
+      context.df.continueAsNew({ waveId, machines: [], settings, progress: next } satisfies WaveInput);
+      return undefined;
+    }
 
-    const started: df.Task[] = [];
     if (!paused && !cancelled && pending.length > 0) {
+      // Every appliance is asked at once; the room left under maxParallel is shared out first.
       let room = roomToStart(running.size, settings.maxParallel);
+      const asks: { appliance: string; machines: WaveMachine[] }[] = [];
       for (const request of slotRequests(pending, settings.batchSize)) {
         if (room <= 0) break;
-        const asking = request.machines.slice(0, smaller(room, request.machines.length));
-        const acquire: AcquireRequest = {
-          holders: asking.map((m) => holderOf(m.name)),
-          owner: context.df.instanceId,
-          capacity: settings.capacity[request.appliance] ?? settings.pipeline.applianceCapacity,
-          now: nowMs(context),
-          staleAfterMs: settings.pipeline.slotStaleMs,
-        };
-        const granted = new Set(
-          ((yield context.df.callEntity(entityOf(request.appliance), 'acquire', acquire)) as AcquireResult)
-            .granted,
+        const machines = request.machines.slice(0, room);
+        asks.push({ appliance: request.appliance, machines });
+        room -= machines.length;
+      }
+      const answers = (yield context.df.Task.all(
+        asks.map((ask) =>
+          context.df.callEntity(entityOf(ask.appliance), 'acquire', {
+            holders: ask.machines.map((m) => holderOf(m.name)),
+            owner: context.df.instanceId,
+            capacity: settings.capacity[ask.appliance] ?? settings.pipeline.applianceCapacity,
+            now: nowMs(context),
+            staleAfterMs: settings.pipeline.slotStaleMs,
+          } satisfies AcquireRequest),
+        ),
+      )) as AcquireResult[];
+      const granted = new Set(answers.flatMap((answer) => answer.granted));
+      const starting = asks.flatMap((ask) => ask.machines).filter((m) => granted.has(holderOf(m.name)));
+      if (starting.length > 0) {
+        yield* mustCall(
+          context,
+          ACTIVITY.startInstances,
+          {
+            orchestration: VM_PIPELINE,
+            instances: starting.map((machine) => ({
+              instanceId: instanceOf(machine.name),
+              input: {
+                waveId,
+                name: machine.name,
+                appliance: machine.appliance,
+                settings: settings.pipeline,
+                slotHeld: true,
+                retry: false,
+                waveInstanceId: context.df.instanceId,
+              } satisfies PipelineInput,
+            })),
+          },
+          retry,
         );
-        for (const machine of asking) {
-          if (!granted.has(holderOf(machine.name))) continue;
-          const input: PipelineInput = {
-            waveId,
-            name: machine.name,
-            appliance: machine.appliance,
-            settings: settings.pipeline,
-            slotHeld: true,
-            retry: false,
-          };
-          const task = context.df.callSubOrchestrator(VM_PIPELINE, input, instanceOf(machine.name));
-          running.set(machine.name, task);
-          started.push(task);
-          room--;
-        }
-        const startedNames = new Set(asking.filter((m) => granted.has(holderOf(m.name))).map((m) => m.name));
-        pending = pending.filter((m) => !startedNames.has(m.name));
+        const names = new Set(starting.map((m) => m.name));
+        for (const name of names) running.add(name);
+        pending = pending.filter((m) => !names.has(m.name));
       }
     }
-    const tick = pending.length > 0 && !paused && !cancelled ? settings.tickMs : settings.idleTickMs;
-    yield* inbox.wait(nowMs(context) + tick, WAVE_EVENTS, started);
+    const admitting = pending.length > 0 && !paused && !cancelled;
+    const woke = yield* inbox.wait(
+      nowMs(context) + (admitting ? settings.tickMs : settings.idleTickMs),
+      WAVE_EVENTS,
+    );
+    if (woke === 'timer' && !admitting && nowMs(context) - lastCheck >= settings.idleTickMs) {
+      yield* checkRunning();
+    }
   }
 
   const status = cancelled ? 'Cancelled' : 'Completed';

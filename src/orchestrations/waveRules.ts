@@ -2,6 +2,8 @@
  * The decisions of the wave orchestration, as pure functions: the order machines take replication
  * slots in, which machines to ask slots for at each tick, and the wave's tally.
  */
+
+import type { InstanceOutcome } from '../activities/contract';
 import { admissionOrder } from '../domain/scheduling';
 import type { PipelineResult } from './vmPipeline';
 
@@ -60,11 +62,15 @@ export interface WaveTally {
   cancelled: number;
 }
 
-export function tally(waiting: number, running: number, results: Iterable<PipelineResult>): WaveTally {
+export function tally(
+  waiting: number,
+  running: number,
+  finalStages: Iterable<PipelineResult['stage']>,
+): WaveTally {
   const counts: WaveTally = { waiting, running, done: 0, failed: 0, cancelled: 0 };
-  for (const result of results) {
-    if (result.stage === 'Done') counts.done++;
-    else if (result.stage === 'Failed') counts.failed++;
+  for (const stage of finalStages) {
+    if (stage === 'Done') counts.done++;
+    else if (stage === 'Failed') counts.failed++;
     else counts.cancelled++;
   }
   return counts;
@@ -88,4 +94,32 @@ export function latestToggle(pauses: readonly unknown[], resumes: readonly unkno
   // ISO instants in UTC sort as strings; a request without a time counts as the oldest.
   requests.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
   return requests[requests.length - 1]!.paused;
+}
+
+export type SteeringEvent = 'Pause' | 'Resume' | 'Cancel';
+
+export interface SteeringRequest {
+  event: SteeringEvent;
+  /** ISO instant the operator asked at: the latest of pause and resume wins. */
+  at: string;
+  actor?: string;
+}
+
+/** The latest request of each kind, as the payload the wave's events carry (`{ at, actor }`). */
+export type SteeringState = Partial<Record<SteeringEvent, { at: string; actor?: string }>>;
+
+export function applyRequest(state: SteeringState, request: SteeringRequest): SteeringState {
+  const previous = state[request.event];
+  if (previous !== undefined && previous.at >= request.at) return state;
+  return {
+    ...state,
+    [request.event]: { at: request.at, ...(request.actor === undefined ? {} : { actor: request.actor }) },
+  };
+}
+
+/** The final stage an ended pipeline instance stands for. */
+export function finalStage(outcome: InstanceOutcome): PipelineResult['stage'] {
+  const output = outcome.output as Partial<PipelineResult> | undefined;
+  if (outcome.runtimeStatus === 'Completed' && output?.stage !== undefined) return output.stage;
+  return 'Failed';
 }

@@ -10,7 +10,7 @@ import { createSimulator, type Simulator } from '../../local/azure-sim/index';
 import { type AzuriteInstance, startAzurite } from '../../local/azurite';
 import { type Clock, createClock } from '../../local/clock';
 import { type RunningHost, startHost } from '../../local/host/index';
-import { generateKeys } from '../../local/host/keys';
+import { DURABLE_SYSTEM_KEY, generateKeys } from '../../local/host/keys';
 import { appSettings } from '../../local/stack';
 
 export const SUBSCRIPTION = '6f1c2a9e-0000-4000-8000-000000000001';
@@ -114,6 +114,8 @@ export interface Stack {
   logs: string[];
   /** fetch against the host with the function key. */
   api(route: string, init?: RequestInit): Promise<Response>;
+  /** The durable status of an orchestration instance (the durable HTTP API with its system key). */
+  instanceStatus(instanceId: string): Promise<{ runtimeStatus: string; customStatus?: unknown }>;
   stop(): Promise<void>;
 }
 
@@ -121,6 +123,8 @@ export async function startStack(options: {
   machines: number;
   capacity: number;
   faults?: FaultProfileInput;
+  /** App settings over the defaults. */
+  settings?: Record<string, string>;
 }): Promise<Stack> {
   const clock = createClock({ scale: TIME_SCALE, origin: Date.now() });
   const azurite = await startAzurite();
@@ -134,6 +138,7 @@ export async function startStack(options: {
     MIGRATE_LOG_STORAGE_ACCOUNT_ID: LOG_STORAGE_ACCOUNT,
     AzureWebJobsStorage: azurite.connectionString,
     MAX_REPLICATIONS_PER_APPLIANCE: String(options.capacity),
+    ...options.settings,
   });
   const keys = generateKeys();
   const logs: string[] = [];
@@ -155,6 +160,16 @@ export async function startStack(options: {
       const url = new URL(`/api/${route}`, host.baseUrl);
       url.searchParams.set('code', keys.functionKeys.default!);
       return fetch(url, init);
+    },
+    instanceStatus: async (instanceId) => {
+      const url = new URL(
+        `/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}`,
+        host.baseUrl,
+      );
+      url.searchParams.set('code', keys.systemKeys[DURABLE_SYSTEM_KEY]!);
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`status of ${instanceId}: HTTP ${res.status}`);
+      return (await res.json()) as { runtimeStatus: string; customStatus?: unknown };
     },
     stop: async () => {
       await host.stop();

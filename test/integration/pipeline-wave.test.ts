@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateways } from '../../src/azure';
 import { createCredential, loadConfig } from '../../src/config';
 import { planToCsv } from '../../src/domain/csv';
+import { waveInstanceId } from '../../src/domain/names';
 import { planSchema } from '../../src/domain/plan';
 import { machineNames, planOf, type Stack, SUBSCRIPTION, startStack, until } from './pipeline-support';
 
@@ -19,7 +20,8 @@ interface WaveView {
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack({ machines: 40, capacity: 10 });
+  // A short generation: every wave here continues as new many times on its way.
+  stack = await startStack({ machines: 40, capacity: 10, settings: { WAVE_WAKES_PER_GENERATION: '3' } });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -55,6 +57,9 @@ describe('a 25-machine wave', () => {
     const done = await until(() => wave(accepted.id), finished, 'the wave to finish', 110_000);
     expect(done.status).toBe('Completed');
     expect(done.counts.Done).toBe(25);
+    const orchestration = await stack.instanceStatus(waveInstanceId(accepted.id));
+    expect(orchestration.runtimeStatus).toBe('Completed');
+    expect((orchestration.customStatus as { generation: number }).generation).toBeGreaterThan(3);
     expect(done.machines.map((m) => m.stage)).toEqual(Array(25).fill('Done'));
     // The simulator refuses (409) an enable beyond the appliance's limit of 10: none was refused.
     const refused = stack.sim.core.ledgerEntries().filter((e) => e.method === 'PUT' && e.status === 409);

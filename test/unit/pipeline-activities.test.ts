@@ -108,8 +108,16 @@ let publishFails: boolean;
 let journal: Journal;
 let activities: Activities;
 let warnings: string[];
+/** Orchestration instances as the durable client of an activity sees them. */
+let instances: Map<string, { runtimeStatus: string; output?: unknown }>;
 const env = (): ActivityEnv => ({
   raiseEvent: async () => undefined,
+  startInstance: async (_orchestration, instanceId) => {
+    if (instances.has(instanceId)) return false;
+    instances.set(instanceId, { runtimeStatus: 'Pending' });
+    return true;
+  },
+  instanceStatus: async (instanceId) => instances.get(instanceId),
   warn: (message) => warnings.push(message),
 });
 
@@ -120,6 +128,7 @@ beforeEach(async () => {
   sent = [];
   publishFails = false;
   warnings = [];
+  instances = new Map();
   journal = await createMemoryJournal();
   await journal.createWave({
     id: 'w1',
@@ -192,6 +201,41 @@ describe('idempotent starts', () => {
     migration.item = record({ migrationState: 'MigrationSucceeded' });
     expect((await activities.completeMigration({ job, at: AT }, env())).ok).toBe(true);
     expect(migration.calls).toEqual(['complete']);
+  });
+});
+
+describe('durable instances', () => {
+  it('starts each instance once: a replayed start finds it and starts nothing', async () => {
+    const input = {
+      orchestration: 'vmPipeline',
+      instances: [
+        { instanceId: 'vm:a', input: {} },
+        { instanceId: 'vm:b', input: {} },
+      ],
+    };
+    expect(await activities.startInstances(input, env())).toEqual({
+      ok: true,
+      value: { started: expect.arrayContaining(['vm:a', 'vm:b']) },
+    });
+    instances.set('vm:a', { runtimeStatus: 'Running' });
+    expect(await activities.startInstances(input, env())).toEqual({ ok: true, value: { started: [] } });
+    expect(instances.get('vm:a')).toEqual({ runtimeStatus: 'Running' });
+  });
+
+  it('answers only the instances that ended, with their output', async () => {
+    instances.set('vm:done', { runtimeStatus: 'Completed', output: { name: 'done', stage: 'Done' } });
+    instances.set('vm:crashed', { runtimeStatus: 'Failed' });
+    instances.set('vm:busy', { runtimeStatus: 'Running' });
+    const outcomes = await activities.instanceOutcomes(
+      { instanceIds: ['vm:done', 'vm:crashed', 'vm:busy', 'vm:unknown'] },
+      env(),
+    );
+    expect(
+      outcomes.ok && [...outcomes.value].sort((a, b) => a.instanceId.localeCompare(b.instanceId)),
+    ).toEqual([
+      { instanceId: 'vm:crashed', runtimeStatus: 'Failed' },
+      { instanceId: 'vm:done', runtimeStatus: 'Completed', output: { name: 'done', stage: 'Done' } },
+    ]);
   });
 });
 

@@ -9,6 +9,8 @@ import {
 } from '../../src/orchestrations/pipelineRules';
 import { acquire, emptySlots, release, withdraw } from '../../src/orchestrations/slots';
 import {
+  applyRequest,
+  finalStage,
   latestToggle,
   orderForAdmission,
   roomToStart,
@@ -195,17 +197,33 @@ describe('wave rules', () => {
     expect(latestToggle([{ at: '2026-01-01T00:00:02Z' }], [{ at: '2026-01-01T00:00:01Z' }])).toBe(true);
     expect(latestToggle([{ at: '2026-01-01T00:00:02Z' }], [{ at: '2026-01-01T00:00:03Z' }])).toBe(false);
     expect(latestToggle([], [])).toBeUndefined();
-    expect(
-      tally(1, 2, [
-        { name: 'a', stage: 'Done' },
-        { name: 'b', stage: 'Failed' },
-      ]),
-    ).toEqual({
+    expect(tally(1, 2, ['Done', 'Failed'])).toEqual({
       waiting: 1,
       running: 2,
       done: 1,
       failed: 1,
       cancelled: 0,
     });
+  });
+});
+
+describe('wave steering and outcomes', () => {
+  it('keeps the latest request of each kind', () => {
+    let state = applyRequest({}, { event: 'Pause', at: '2026-01-01T00:00:02Z', actor: 'ann' });
+    state = applyRequest(state, { event: 'Pause', at: '2026-01-01T00:00:01Z', actor: 'bob' });
+    state = applyRequest(state, { event: 'Resume', at: '2026-01-01T00:00:03Z' });
+    expect(state).toEqual({
+      Pause: { at: '2026-01-01T00:00:02Z', actor: 'ann' },
+      Resume: { at: '2026-01-01T00:00:03Z' },
+    });
+    expect(latestToggle([state.Pause], [state.Resume])).toBe(false);
+  });
+
+  it('reads a pipeline that ended without a result as Failed', () => {
+    expect(
+      finalStage({ instanceId: 'a', runtimeStatus: 'Completed', output: { name: 'a', stage: 'Done' } }),
+    ).toBe('Done');
+    expect(finalStage({ instanceId: 'b', runtimeStatus: 'Terminated' })).toBe('Failed');
+    expect(finalStage({ instanceId: 'c', runtimeStatus: 'Completed', output: null })).toBe('Failed');
   });
 });

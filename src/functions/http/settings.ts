@@ -48,6 +48,7 @@ export function waveSettings(config: FactoryConfig, plan: PlanSettings, inventor
   return {
     pipeline: pipelineSettings(config, plan),
     batchSize: config.limits.enableBatchSize,
+    wakesPerGeneration: config.limits.waveWakesPerGeneration,
     ...(plan.maxParallel === undefined ? {} : { maxParallel: plan.maxParallel }),
     capacity: Object.fromEntries(
       inventory.appliances.map((a) => [a.name.toLowerCase(), a.maxConcurrentReplications]),
