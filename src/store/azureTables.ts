@@ -125,7 +125,10 @@ export class AzureTableStore implements TableStore {
   }
 
   async query(table: string, query: RowQuery): Promise<{ rows: Row[]; continuationToken?: string }> {
-    const clauses = [odata`PartitionKey eq ${query.partitionKey}`];
+    const clauses =
+      query.partitionKeyBefore === undefined
+        ? [odata`PartitionKey eq ${query.partitionKey}`]
+        : [odata`PartitionKey ge ${query.partitionKey}`, odata`PartitionKey lt ${query.partitionKeyBefore}`];
     if (query.rowKeyFrom !== undefined) clauses.push(odata`RowKey ge ${query.rowKeyFrom}`);
     if (query.rowKeyBefore !== undefined) clauses.push(odata`RowKey lt ${query.rowKeyBefore}`);
     if (query.where !== undefined) {

@@ -4,16 +4,24 @@
  * - `{prefix}Waves`: PartitionKey `wave`, RowKey wave id: the wave records. PartitionKey `byTime`,
  *   RowKey inverted creation time + id: the newest-first index. PartitionKey `idempotency`, RowKey
  *   SHA-256 of the key: which wave a POST created.
- * - `{prefix}Machines`: PartitionKey wave id. RowKey `m|{name}`: a machine; `c|{shard}`: counts by
- *   stage for the machines of that shard; `a|{name}|{at}|{change}`: audit events. A stage change
- *   updates its machine, its shard's counts and adds its audit event in one batch, ETag-checked, so
- *   counts never drift and reading them costs one 16-row query however large the wave.
+ * - `{prefix}Machines`: a wave's machines, split in key order into shards of consecutive machines
+ *   (at least `MIN_SHARDS`, at most `MAX_MACHINES_PER_SHARD` machines each), a partition per shard:
+ *   PartitionKey `{waveId}|{shard, 4 digits}`, RowKey `m|{name}`: a machine; `c`: counts by stage of
+ *   the shard's machines; `a|{name}|{at}|{change}`: audit events. A stage change updates its
+ *   machine, its shard's counts and adds its audit event in one batch, ETag-checked, so counts never
+ *   drift. PartitionKey `{waveId}`, RowKey `shards`: the first name of every shard but the first;
+ *   written before the machines and never changed, it is read once per process and wave.
+ *   Why: Azurite (lokijs) finds a row by collecting every row of its partition and scanning them
+ *   for the RowKey, ~40 us per 1,000 rows of the partition for every point read or write. A shard
+ *   holds at most 64 machines with ~12 audit events each however large the wave, where one partition
+ *   per wave held 13,000 rows at 1,000 machines. Shards in key order list the wave in name order with
+ *   one query over its partitions; counting reads one row per shard.
  * - `{prefix}ActiveMachines`: PartitionKey `active`, RowKey machine name: the wave holding it until
  *   it reaches a final stage. A reservation left behind by a crash is taken over once the holding
  *   wave's machine is final.
  *
  * Names are keys in lower case, URI-encoded (RowKey forbids `/`, `\`, `#`, `?`); `|` never occurs
- * in an encoded name, so it separates key parts.
+ * in an encoded name nor in a wave id, so it separates key parts.
  */
 import { createHash } from 'node:crypto';
 import { type AzureErrorInfo, ConcurrencyError, NonRetriableError } from '../domain/errors';
@@ -24,6 +32,7 @@ import {
   RowExistsError,
   RowMissingError,
   type RowOperation,
+  type RowQuery,
   type TableStore,
 } from './tables';
 import type {
@@ -43,16 +52,28 @@ import type {
   WaveStatus,
 } from './types';
 
-/** Counter shards per wave: stage changes of machines in different shards never contend. */
-export const COUNTER_SHARDS = 16;
+/** Fewest shards of a wave (unless it has fewer machines): changes in different shards never contend. */
+export const MIN_SHARDS = 16;
+/**
+ * Most machines in a shard: with ~12 audit events each its partition holds ~830 rows (~35 us of
+ * Azurite's scan per point read). Smaller shards would make counting dearer (a read per shard);
+ * a shard and its counts are created in one batch (at most 100 rows).
+ */
+export const MAX_MACHINES_PER_SHARD = 64;
+/** Most machines in a wave: shard numbers have four digits. */
+const MAX_WAVE_MACHINES = 10_000 * MAX_MACHINES_PER_SHARD;
+/** Shard maps kept in memory; a map never changes once written. */
+const CACHED_SHARD_MAPS = 100;
+/** Longest string property (Table storage allows 32K UTF-16 units). */
+const MAX_STRING_CHARS = 30_000;
 /** Change ids remembered per machine to recognise a replayed activity. */
 const REMEMBERED_CHANGES = 10;
 /** Attempts of a read-modify-write that lost an ETag race before giving up with ConcurrencyError. */
 const MAX_ATTEMPTS = 25;
 /** Parallel requests when writing or reading many rows. */
 const PARALLELISM = 8;
-/** Longest plan entry stored with a machine (a string property holds at most 32K UTF-16 units). */
-const MAX_PLAN_CHARS = 30_000;
+/** Longest plan entry stored with a machine. */
+const MAX_PLAN_CHARS = MAX_STRING_CHARS;
 
 const WAVE_PK = 'wave';
 const BY_TIME_PK = 'byTime';
@@ -73,18 +94,41 @@ export function machineKey(name: string): string {
   return encodeURIComponent(name.trim().toLowerCase());
 }
 
-/** Shard of a machine's counts: FNV-1a of its key. */
-export function counterShard(key: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % COUNTER_SHARDS;
+/**
+ * The first key of every shard but the first, for a wave of these machine keys: as many shards as
+ * needed to hold at most `MAX_MACHINES_PER_SHARD` each, at least `MIN_SHARDS`, never an empty one.
+ */
+export function shardBoundaries(keys: string[]): string[] {
+  const sorted = [...keys].sort();
+  const shards = Math.min(
+    sorted.length,
+    Math.max(MIN_SHARDS, Math.ceil(sorted.length / MAX_MACHINES_PER_SHARD)),
+  );
+  // Shard i starts at the floor(i * n / shards)-th key: sizes differ by at most one.
+  return Array.from(
+    { length: Math.max(0, shards - 1) },
+    (_, i) => sorted[Math.floor(((i + 1) * sorted.length) / shards)]!,
+  );
 }
 
+/** The shard holding a key: how many boundaries sort at or before it. */
+export function shardOf(boundaries: string[], key: string): number {
+  let low = 0;
+  let high = boundaries.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (boundaries[mid]! <= key) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+const SHARD_MAP_RK = 'shards';
+const COUNTS_RK = 'c';
+const shardPk = (waveId: string, shard: number) => `${waveId}|${String(shard).padStart(4, '0')}`;
+/** The wave id of a shard's PartitionKey. */
+const waveOf = (partitionKey: string) => partitionKey.slice(0, partitionKey.lastIndexOf('|'));
 const machineRk = (key: string) => `m|${key}`;
-const shardRk = (shard: number) => `c|${String(shard).padStart(2, '0')}`;
 const countProperty = (stage: Stage) => `n_${stage}`;
 /** Upper bound of a `prefix|` range: `}` sorts right after `|`. */
 const rangeEnd = (prefix: string) => `${prefix.slice(0, -1)}}`;
@@ -161,7 +205,7 @@ function toWave(row: Row): WaveRecord {
 function toMachine(row: Row): MachineRecord {
   const stage = isStage(row.stage) ? row.stage : 'Queued';
   return defined({
-    waveId: row.partitionKey,
+    waveId: waveOf(row.partitionKey),
     name: str(row.name) ?? decodeURIComponent(row.rowKey.slice(2)),
     stage,
     failedStage: isStage(row.failedStage) ? row.failedStage : undefined,
@@ -185,7 +229,7 @@ function toMachine(row: Row): MachineRecord {
 function toAudit(row: Row): AuditEvent {
   return defined({
     id: str(row.changeId) ?? row.rowKey,
-    waveId: row.partitionKey,
+    waveId: waveOf(row.partitionKey),
     machineName: str(row.machineName) ?? '',
     kind: (str(row.kind) ?? 'StageChanged') as AuditKind,
     at: str(row.at) ?? '',
@@ -210,6 +254,8 @@ function detailsRow(details: MachineDetails): Record<string, string | number | u
 export class TableJournal implements Journal {
   readonly #store: TableStore;
   readonly #tables: TableNames;
+  /** Shard boundaries by wave id, oldest first. */
+  readonly #shardMaps = new Map<string, string[]>();
 
   constructor(store: TableStore, tables: TableNames) {
     this.#store = store;
@@ -225,6 +271,10 @@ export class TableJournal implements Journal {
   // Waves
 
   async createWave(wave: NewWave, idempotencyKey?: string): Promise<CreateWaveResult> {
+    if (wave.id.includes('|')) throw new NonRetriableError(`Wave id ${wave.id} contains |`);
+    if (wave.machines.length > MAX_WAVE_MACHINES) {
+      throw new NonRetriableError(`Wave ${wave.id}: more than ${MAX_WAVE_MACHINES} machines`);
+    }
     const keys = wave.machines.map((m) => machineKey(m.name));
     if (new Set(keys).size !== keys.length) {
       throw new NonRetriableError(`Wave ${wave.id}: a machine is listed twice`);
@@ -299,34 +349,54 @@ export class TableJournal implements Journal {
       rowKey: `${invertedTime(wave.at)}|${waveId}`,
       waveId,
     });
-    // While the wave is Creating no pipeline runs, so rewriting rows of an interrupted attempt is safe.
-    const machineRows: Row[] = wave.machines.map((m) => ({
-      partitionKey: waveId,
-      rowKey: machineRk(machineKey(m.name)),
-      name: m.name,
-      stage: 'Queued',
-      stageChangedAt: wave.at,
-      stageTimes: JSON.stringify({ Queued: wave.at }),
-      createdAt: wave.at,
-      updatedAt: wave.at,
-      machineId: m.machineId,
-      plan: json(m.plan),
-      changes: '[]',
-    }));
-    await inParallel(chunks(machineRows, MAX_BATCH), (batch) =>
+    // While the wave is Creating no pipeline runs, so rewriting rows of an interrupted attempt is safe;
+    // the shard map goes first so that every machine row written is found through it.
+    const boundaries = shardBoundaries(wave.machines.map((m) => machineKey(m.name)));
+    const joined = boundaries.join('|');
+    const chunkCount = Math.ceil(joined.length / MAX_STRING_CHARS);
+    await this.#store.transact(this.#tables.machines, [
+      {
+        kind: 'upsert',
+        row: {
+          partitionKey: waveId,
+          rowKey: SHARD_MAP_RK,
+          chunks: chunkCount,
+          ...Object.fromEntries(
+            Array.from({ length: chunkCount }, (_, i) => [
+              `b${i}`,
+              joined.slice(i * MAX_STRING_CHARS, (i + 1) * MAX_STRING_CHARS),
+            ]),
+          ),
+        },
+      },
+    ]);
+    const shards: Row[][] = Array.from({ length: boundaries.length + 1 }, (_, shard) => [
+      { partitionKey: shardPk(waveId, shard), rowKey: COUNTS_RK, [countProperty('Queued')]: 0 },
+    ]);
+    for (const m of wave.machines) {
+      const key = machineKey(m.name);
+      const shard = shards[shardOf(boundaries, key)]!;
+      shard.push({
+        partitionKey: shard[0]!.partitionKey,
+        rowKey: machineRk(key),
+        name: m.name,
+        stage: 'Queued',
+        stageChangedAt: wave.at,
+        stageTimes: JSON.stringify({ Queued: wave.at }),
+        createdAt: wave.at,
+        updatedAt: wave.at,
+        machineId: m.machineId,
+        plan: json(m.plan),
+        changes: '[]',
+      });
+    }
+    for (const [counts, ...machines] of shards) counts![countProperty('Queued')] = machines.length;
+    // One batch per shard: its counts and at most MAX_MACHINES_PER_SHARD machines.
+    await inParallel(shards, (rows) =>
       this.#store.transact(
         this.#tables.machines,
-        batch.map((row) => ({ kind: 'upsert', row })),
+        rows.map((row) => ({ kind: 'upsert', row })),
       ),
-    );
-    const perShard = new Array<number>(COUNTER_SHARDS).fill(0);
-    for (const m of wave.machines) perShard[counterShard(machineKey(m.name))]!++;
-    await this.#store.transact(
-      this.#tables.machines,
-      perShard.map((count, shard) => ({
-        kind: 'upsert',
-        row: { partitionKey: waveId, rowKey: shardRk(shard), [countProperty('Queued')]: count },
-      })),
     );
   }
 
@@ -400,7 +470,7 @@ export class TableJournal implements Journal {
 
   /** Whether the wave still has the machine in a non-final stage (else its reservation is stale). */
   async #stillHeld(waveId: string, key: string): Promise<boolean> {
-    const machine = await this.#store.get(this.#tables.machines, waveId, machineRk(key));
+    const machine = await this.#machineByKey(waveId, key);
     if (machine === undefined) {
       // The holding wave may be being created right now: its rows are written after reservation.
       const wave = await this.getWave(waveId);
@@ -468,22 +538,77 @@ export class TableJournal implements Journal {
   // Machines
 
   async getMachine(waveId: string, name: string): Promise<MachineRecord | undefined> {
-    const row = await this.#store.get(this.#tables.machines, waveId, machineRk(machineKey(name)));
+    const row = await this.#machineByKey(waveId, machineKey(name));
     return row === undefined ? undefined : toMachine(row);
+  }
+
+  /** The wave's shard boundaries, or undefined while it has none (unknown, or being created). */
+  async #shardMap(waveId: string): Promise<string[] | undefined> {
+    const cached = this.#shardMaps.get(waveId);
+    if (cached !== undefined) return cached;
+    const row = await this.#store.get(this.#tables.machines, waveId, SHARD_MAP_RK);
+    if (row === undefined) return undefined;
+    const joined = Array.from({ length: Number(row.chunks) }, (_, i) => String(row[`b${i}`])).join('');
+    const boundaries = joined === '' ? [] : joined.split('|');
+    if (this.#shardMaps.size >= CACHED_SHARD_MAPS) {
+      this.#shardMaps.delete(this.#shardMaps.keys().next().value!);
+    }
+    this.#shardMaps.set(waveId, boundaries);
+    return boundaries;
+  }
+
+  /** The partition of a machine's shard, or undefined when the wave has no shard map. */
+  async #partitionOf(waveId: string, key: string): Promise<string | undefined> {
+    const boundaries = await this.#shardMap(waveId);
+    return boundaries === undefined ? undefined : shardPk(waveId, shardOf(boundaries, key));
+  }
+
+  async #machineByKey(waveId: string, key: string): Promise<Row | undefined> {
+    const partitionKey = await this.#partitionOf(waveId, key);
+    return partitionKey === undefined
+      ? undefined
+      : this.#store.get(this.#tables.machines, partitionKey, machineRk(key));
+  }
+
+  /**
+   * A page of rows from every shard of a wave, in PartitionKey then RowKey order: queries until the
+   * page is full or the wave ends, as Azure may end a page early where partitions change.
+   */
+  async #acrossShards(
+    waveId: string,
+    query: Omit<RowQuery, 'partitionKey' | 'partitionKeyBefore' | 'continuationToken'>,
+    page: PageRequest,
+  ): Promise<{ rows: Row[]; continuationToken?: string }> {
+    const pageSize = Math.min(page.pageSize ?? 1000, 1000);
+    const rows: Row[] = [];
+    let token = page.continuationToken;
+    do {
+      const result = await this.#store.query(this.#tables.machines, {
+        ...query,
+        partitionKey: `${waveId}|`,
+        partitionKeyBefore: rangeEnd(`${waveId}|`),
+        pageSize: pageSize - rows.length,
+        ...(token === undefined ? {} : { continuationToken: token }),
+      });
+      rows.push(...result.rows);
+      token = result.continuationToken;
+    } while (token !== undefined && rows.length < pageSize);
+    return token === undefined ? { rows } : { rows, continuationToken: token };
   }
 
   async listMachines(
     waveId: string,
     query: PageRequest & { stage?: Stage } = {},
   ): Promise<Page<MachineRecord>> {
-    const result = await this.#store.query(this.#tables.machines, {
-      partitionKey: waveId,
-      rowKeyFrom: 'm|',
-      rowKeyBefore: rangeEnd('m|'),
-      ...(query.stage === undefined ? {} : { where: { property: 'stage', equals: query.stage } }),
-      ...(query.pageSize === undefined ? {} : { pageSize: query.pageSize }),
-      ...(query.continuationToken === undefined ? {} : { continuationToken: query.continuationToken }),
-    });
+    const result = await this.#acrossShards(
+      waveId,
+      {
+        rowKeyFrom: 'm|',
+        rowKeyBefore: rangeEnd('m|'),
+        ...(query.stage === undefined ? {} : { where: { property: 'stage', equals: query.stage } }),
+      },
+      query,
+    );
     const items = result.rows.map(toMachine);
     return result.continuationToken === undefined
       ? { items }
@@ -495,7 +620,6 @@ export class TableJournal implements Journal {
       throw new NonRetriableError(`${change.machineName}: a change to Failed must say why (error)`);
     }
     const key = machineKey(change.machineName);
-    const shard = counterShard(key);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const row = await this.#machineRow(change.waveId, change.machineName);
       const changes = parseJson<string[]>(row.changes) ?? [];
@@ -530,7 +654,7 @@ export class TableJournal implements Journal {
       }
       const operations: RowOperation[] = [{ kind: 'replace', row: stripUndefined(updated), etag: row.etag }];
       if (from !== change.to) {
-        const counter = await this.#store.get(this.#tables.machines, change.waveId, shardRk(shard));
+        const counter = await this.#store.get(this.#tables.machines, row.partitionKey, COUNTS_RK);
         if (counter === undefined) throw new NonRetriableError(`Wave ${change.waveId} has no counters`);
         const count = (stage: Stage) => {
           const value = counter[countProperty(stage)];
@@ -539,8 +663,8 @@ export class TableJournal implements Journal {
         operations.push({
           kind: 'merge',
           row: {
-            partitionKey: change.waveId,
-            rowKey: shardRk(shard),
+            partitionKey: row.partitionKey,
+            rowKey: COUNTS_RK,
             [countProperty(from)]: Math.max(0, count(from) - 1),
             [countProperty(change.to)]: count(change.to) + 1,
           },
@@ -548,7 +672,7 @@ export class TableJournal implements Journal {
         });
         operations.push({
           kind: 'create',
-          row: this.#auditRow(change.waveId, key, {
+          row: this.#auditRow(row.partitionKey, key, {
             kind: 'StageChanged',
             changeId: change.changeId,
             machineName: String(row.name ?? change.machineName),
@@ -597,7 +721,7 @@ export class TableJournal implements Journal {
           { kind: 'replace', row: updated, etag: row.etag },
           {
             kind: 'create',
-            row: this.#auditRow(waveId, key, {
+            row: this.#auditRow(row.partitionKey, key, {
               kind: 'Approved',
               changeId: `approval:${key}`,
               machineName: String(row.name ?? name),
@@ -617,12 +741,15 @@ export class TableJournal implements Journal {
 
   async countByStage(waveId: string): Promise<StageCounts> {
     const counts = Object.fromEntries(STAGES.map((stage) => [stage, 0])) as StageCounts;
-    const { rows } = await this.#store.query(this.#tables.machines, {
-      partitionKey: waveId,
-      rowKeyFrom: 'c|',
-      rowKeyBefore: rangeEnd('c|'),
-    });
+    const boundaries = await this.#shardMap(waveId);
+    if (boundaries === undefined) return counts;
+    // A point read per shard: a query over the wave's partitions would scan its audit rows as well.
+    const rows = await inParallel(
+      Array.from({ length: boundaries.length + 1 }, (_, shard) => shardPk(waveId, shard)),
+      (partitionKey) => this.#store.get(this.#tables.machines, partitionKey, COUNTS_RK),
+    );
     for (const row of rows) {
+      if (row === undefined) continue;
       for (const stage of STAGES) {
         const value = row[countProperty(stage)];
         if (typeof value === 'number') counts[stage] += value;
@@ -635,14 +762,25 @@ export class TableJournal implements Journal {
     waveId: string,
     query: PageRequest & { machineName?: string } = {},
   ): Promise<Page<AuditEvent>> {
-    const prefix = query.machineName === undefined ? 'a|' : `a|${machineKey(query.machineName)}|`;
-    const result = await this.#store.query(this.#tables.machines, {
-      partitionKey: waveId,
-      rowKeyFrom: prefix,
-      rowKeyBefore: rangeEnd(prefix),
+    const paging = {
       ...(query.pageSize === undefined ? {} : { pageSize: query.pageSize }),
       ...(query.continuationToken === undefined ? {} : { continuationToken: query.continuationToken }),
-    });
+    };
+    let result: { rows: Row[]; continuationToken?: string };
+    if (query.machineName === undefined) {
+      result = await this.#acrossShards(waveId, { rowKeyFrom: 'a|', rowKeyBefore: rangeEnd('a|') }, paging);
+    } else {
+      const key = machineKey(query.machineName);
+      const partitionKey = await this.#partitionOf(waveId, key);
+      if (partitionKey === undefined) return { items: [] };
+      const prefix = `a|${key}|`;
+      result = await this.#store.query(this.#tables.machines, {
+        partitionKey,
+        rowKeyFrom: prefix,
+        rowKeyBefore: rangeEnd(prefix),
+        ...paging,
+      });
+    }
     const items = result.rows.map(toAudit);
     return result.continuationToken === undefined
       ? { items }
@@ -661,7 +799,7 @@ export class TableJournal implements Journal {
   }
 
   async #machineRow(waveId: string, name: string): Promise<Row> {
-    const row = await this.#store.get(this.#tables.machines, waveId, machineRk(machineKey(name)));
+    const row = await this.#machineByKey(waveId, machineKey(name));
     if (row === undefined) throw new NonRetriableError(`Machine ${name} is not in wave ${waveId}`);
     return row;
   }
@@ -684,7 +822,7 @@ export class TableJournal implements Journal {
   }
 
   #auditRow(
-    waveId: string,
+    partitionKey: string,
     key: string,
     event: {
       kind: AuditKind;
@@ -699,7 +837,7 @@ export class TableJournal implements Journal {
     },
   ): Row {
     return stripUndefined({
-      partitionKey: waveId,
+      partitionKey,
       // The change id's hash keeps the key short and free of forbidden characters.
       rowKey: `a|${key}|${event.at}|${sha256(event.changeId).slice(0, 16)}`,
       ...event,

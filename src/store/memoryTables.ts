@@ -1,7 +1,7 @@
 /**
- * `TableStore` in memory, with Table storage's semantics (ordinal RowKey order, ETags, atomic
- * batches, paging with continuation tokens), so the journal and activities can be unit-tested
- * without Azurite.
+ * `TableStore` in memory, with Table storage's semantics (ordinal key order, ETags, atomic batches,
+ * paging with continuation tokens, short pages at partition boundaries), so the journal and
+ * activities can be unit-tested without Azurite.
  */
 import { ConcurrencyError } from '../domain/errors';
 import {
@@ -39,26 +39,34 @@ export class MemoryTableStore implements TableStore {
 
   async query(table: string, query: RowQuery): Promise<{ rows: Row[]; continuationToken?: string }> {
     const pageSize = Math.min(query.pageSize ?? 1000, 1000);
-    const after =
+    // The token names the first row not returned yet: its PartitionKey and RowKey.
+    const [fromPk, fromRk] =
       query.continuationToken === undefined
-        ? undefined
-        : Buffer.from(query.continuationToken, 'base64url').toString();
-    const keys = [...this.#partition(table, query.partitionKey).keys()].sort(ordinal);
-    const matching: Row[] = [];
-    let continuationToken: string | undefined;
-    for (const key of keys) {
-      if (after !== undefined && ordinal(key, after) < 0) continue;
+        ? [query.partitionKey, '']
+        : (JSON.parse(Buffer.from(query.continuationToken, 'base64url').toString()) as [string, string]);
+    const token = (pk: string, rk: string) => Buffer.from(JSON.stringify([pk, rk])).toString('base64url');
+    const partitionKeys =
+      query.partitionKeyBefore === undefined
+        ? [query.partitionKey]
+        : [...(this.#tables.get(table)?.keys() ?? [])]
+            .filter((pk) => ordinal(pk, fromPk) >= 0 && ordinal(pk, query.partitionKeyBefore!) < 0)
+            .sort(ordinal);
+    const pk = partitionKeys[0];
+    if (pk === undefined) return { rows: [] };
+    const partition = this.#partition(table, pk);
+    const rows: Row[] = [];
+    for (const key of [...partition.keys()].sort(ordinal)) {
+      if (pk === fromPk && ordinal(key, fromRk) < 0) continue;
       if (query.rowKeyFrom !== undefined && ordinal(key, query.rowKeyFrom) < 0) continue;
       if (query.rowKeyBefore !== undefined && ordinal(key, query.rowKeyBefore) >= 0) break;
-      const row = this.#partition(table, query.partitionKey).get(key)!;
+      const row = partition.get(key)!;
       if (query.where !== undefined && row[query.where.property] !== query.where.equals) continue;
-      if (matching.length === pageSize) {
-        continuationToken = Buffer.from(key).toString('base64url');
-        break;
-      }
-      matching.push({ ...row });
+      if (rows.length === pageSize) return { rows, continuationToken: token(pk, key) };
+      rows.push({ ...row });
     }
-    return continuationToken === undefined ? { rows: matching } : { rows: matching, continuationToken };
+    // Like Azure, a query over several partitions may end its page where it crosses to the next one.
+    const next = partitionKeys[1];
+    return next === undefined ? { rows } : { rows, continuationToken: token(next, '') };
   }
 
   async transact(table: string, operations: RowOperation[]): Promise<Map<string, string>> {

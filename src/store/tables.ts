@@ -1,7 +1,8 @@
 /**
  * The few Table storage operations the journal needs, so its logic is written once and runs on
  * Azure Table storage (and Azurite) or in memory with the same semantics: point reads, row-key range
- * queries within a partition with paging, and atomic batches within a partition with ETag checks.
+ * queries within a partition or a range of partitions with paging, and atomic batches within a
+ * partition with ETag checks.
  */
 
 /** Property values the journal stores: strings, numbers (Int32/Double), booleans. */
@@ -16,14 +17,17 @@ export interface Row {
 }
 
 export interface RowQuery {
+  /** The partition; with `partitionKeyBefore`, the inclusive lower bound of a range of them. */
   partitionKey: string;
+  /** Exclusive upper bound of PartitionKey: rows come in PartitionKey, then RowKey order. */
+  partitionKeyBefore?: string;
   /** Inclusive lower bound of RowKey. */
   rowKeyFrom?: string;
   /** Exclusive upper bound of RowKey. */
   rowKeyBefore?: string;
   /** Server-side equality filter on one property. */
   where?: { property: string; equals: Value };
-  /** At most 1000. */
+  /** At most 1000. A page may hold fewer rows and still have a continuation token (Azure does so at partition boundaries). */
   pageSize?: number;
   continuationToken?: string;
 }

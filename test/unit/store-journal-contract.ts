@@ -28,6 +28,20 @@ function names(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${base}-${String(i).padStart(5, '0')}`);
 }
 
+/** Every page of a listing, following its continuation tokens. */
+async function allPages<T>(
+  list: (token: { continuationToken?: string }) => Promise<{ items: T[]; continuationToken?: string }>,
+): Promise<T[][]> {
+  const pages: T[][] = [];
+  let token: string | undefined;
+  do {
+    const page = await list(token === undefined ? {} : { continuationToken: token });
+    pages.push(page.items);
+    token = page.continuationToken;
+  } while (token !== undefined);
+  return pages;
+}
+
 export function journalContract(label: string, journal: () => Journal): void {
   describe(`${label}: waves`, () => {
     it('creates a wave with a Queued row per machine, counted and paged in name order', async () => {
@@ -42,21 +56,12 @@ export function journalContract(label: string, journal: () => Journal): void {
       expect(counts.Queued).toBe(23);
       expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(23);
 
-      const seen: string[] = [];
-      let token: string | undefined;
-      let pages = 0;
-      do {
-        const page = await journal().listMachines(result.wave.id, {
-          pageSize: 10,
-          ...(token === undefined ? {} : { continuationToken: token }),
-        });
-        expect(page.items.length).toBeLessThanOrEqual(10);
-        seen.push(...page.items.map((m) => m.name));
-        token = page.continuationToken;
-        pages += 1;
-      } while (token !== undefined);
-      expect(pages).toBeGreaterThanOrEqual(3);
-      expect(seen).toEqual(machines);
+      // 23 machines lie in 16 shards: every page but the last is full across them.
+      const pages = await allPages((continuationToken) =>
+        journal().listMachines(result.wave.id, { pageSize: 10, ...continuationToken }),
+      );
+      expect(pages.map((page) => page.length)).toEqual([10, 10, 3]);
+      expect(pages.flat().map((m) => m.name)).toEqual(machines);
       const first = await journal().getMachine(result.wave.id, machines[0]!.toUpperCase());
       expect(first?.stage).toBe('Queued');
       expect(first?.plan).toEqual({ targetVmSize: 'Standard_D2s_v5' });
@@ -100,6 +105,21 @@ export function journalContract(label: string, journal: () => Journal): void {
       expect(await journal().findActive([machines[1]!])).toEqual([]);
       const retried = await journal().createWave(second);
       expect(retried.kind).toBe('created');
+    });
+
+    it('refuses a wave id with the key separator |', async () => {
+      await expect(journal().createWave(wave(names(1), { id: unique('wave|x') }))).rejects.toBeInstanceOf(
+        NonRetriableError,
+      );
+    });
+
+    it('answers for an unknown wave with nothing', async () => {
+      const waveId = unique('never-created');
+      expect(await journal().getMachine(waveId, 'vm-1')).toBeUndefined();
+      expect(Object.values(await journal().countByStage(waveId)).every((n) => n === 0)).toBe(true);
+      expect(await journal().listMachines(waveId)).toEqual({ items: [] });
+      expect(await journal().listAudit(waveId)).toEqual({ items: [] });
+      expect(await journal().listAudit(waveId, { machineName: 'vm-1' })).toEqual({ items: [] });
     });
 
     it('lists waves newest first with paging', async () => {
@@ -220,6 +240,103 @@ export function journalContract(label: string, journal: () => Journal): void {
       expect(counts.Validating).toBe(16);
       expect(counts.Replicating).toBe(32);
       expect(counts.Queued).toBe(0);
+    });
+
+    it('pages the machines of one stage across shards in name order', async () => {
+      const machines = names(40);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      const moved = [machines[0]!, machines[13]!, machines[26]!, machines[39]!];
+      for (const machineName of moved) {
+        await journal().recordStage({
+          waveId,
+          machineName,
+          to: 'Validating',
+          at: '2026-11-21T10:01:00.000Z',
+          changeId: `v-${machineName}`,
+        });
+      }
+      const pages = await allPages((continuationToken) =>
+        journal().listMachines(waveId, { stage: 'Validating', pageSize: 3, ...continuationToken }),
+      );
+      expect(pages.map((page) => page.length)).toEqual([3, 1]);
+      expect(pages.flat().map((m) => m.name)).toEqual(moved);
+      const queued = await allPages((continuationToken) =>
+        journal().listMachines(waveId, { stage: 'Queued', pageSize: 1000, ...continuationToken }),
+      );
+      expect(queued.flat().map((m) => m.name)).toEqual(machines.filter((name) => !moved.includes(name)));
+    });
+
+    it("keeps each machine's audit events to its own timeline, and the wave's in machine order", async () => {
+      const machines = names(20);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      const followed = [machines[19]!, machines[0]!, machines[10]!];
+      for (const [step, to] of (['Validating', 'Replicating'] as const).entries()) {
+        for (const machineName of followed) {
+          await journal().recordStage({
+            waveId,
+            machineName,
+            to,
+            at: `2026-11-21T10:0${step + 1}:00.000Z`,
+            changeId: `${machineName}:${to}`,
+          });
+        }
+      }
+      await journal().recordApproval(waveId, machines[10]!, 'alice@contoso.com', '2026-11-21T10:03:00.000Z');
+
+      for (const machineName of followed) {
+        const timeline = await journal().listAudit(waveId, { machineName });
+        expect(timeline.items.every((e) => e.machineName === machineName && e.waveId === waveId)).toBe(true);
+        expect(timeline.items.map((e) => e.to ?? e.kind)).toEqual(
+          machineName === machines[10]
+            ? ['Validating', 'Replicating', 'Approved']
+            : ['Validating', 'Replicating'],
+        );
+      }
+      const pages = await allPages((continuationToken) =>
+        journal().listAudit(waveId, { pageSize: 2, ...continuationToken }),
+      );
+      expect(pages.map((page) => page.length)).toEqual([2, 2, 2, 1]);
+      expect(pages.flat().map((e) => `${e.machineName} ${e.to ?? e.kind}`)).toEqual([
+        `${machines[0]} Validating`,
+        `${machines[0]} Replicating`,
+        `${machines[10]} Validating`,
+        `${machines[10]} Replicating`,
+        `${machines[10]} Approved`,
+        `${machines[19]} Validating`,
+        `${machines[19]} Replicating`,
+      ]);
+    });
+
+    it('applies only one of two racing changes to a machine, counted and audited once', async () => {
+      const machines = names(1);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      const race = (['Validating', 'Cancelled'] as const).map((to) =>
+        journal().recordStage({
+          waveId,
+          machineName: machines[0]!,
+          to,
+          at: '2026-11-21T10:01:00.000Z',
+          changeId: `race-${to}`,
+          ifStageIn: ['Queued'],
+        }),
+      );
+      const outcomes = await Promise.allSettled(race);
+      const applied = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.stage] : []));
+      const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+      expect(applied).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toBeInstanceOf(ConcurrencyError);
+      const counts = await journal().countByStage(waveId);
+      expect(counts[applied[0]!]).toBe(1);
+      expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(1);
+      const audit = await journal().listAudit(waveId);
+      expect(audit.items.map((e) => e.to)).toEqual(applied);
     });
 
     it('records the first approval only, with an audit event', async () => {
