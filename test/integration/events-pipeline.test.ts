@@ -22,7 +22,10 @@ let stack: EventsStack;
 let sr: SiteRecoveryManagementClient;
 
 beforeAll(async () => {
-  stack = await startEventsStack({ estate: estateOf(1, 10), env: { MAX_REPLICATIONS_PER_APPLIANCE: '10' } });
+  const estate = estateOf(1, 10);
+  // 600 GB seed for 6 virtual hours (6 s): time enough to see InitialSeeding on a loaded machine.
+  estate.machines[0]!.disks[0]!.sizeGB = 600;
+  stack = await startEventsStack({ estate, env: { MAX_REPLICATIONS_PER_APPLIANCE: '10' } });
   const { authorityHost, tenantId, clientId, clientSecret } = stack.sim.authority;
   const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, {
     authorityHost,

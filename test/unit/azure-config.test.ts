@@ -31,6 +31,7 @@ describe('loadConfig', () => {
     expect(config.limits).toEqual({
       enableBatchSize: 10,
       maxReplicationsPerAppliance: 300,
+      waveWakesPerGeneration: 64,
       armWritesPerSecond: 5,
       armRetry: { maxRetries: 5, retryDelayInMs: 1000, maxRetryDelayInMs: 60000 },
     });
