@@ -222,14 +222,14 @@ class PipelineRun {
     }
     if (before(from, 'InitialSeeding')) {
       this.enter('InitialSeeding');
-      yield* this.waitFor('seeding', 'InitialSeeding');
+      yield* this.waitFor('seeding', 'InitialSeeding', from === 'Validating');
     }
     if (from === 'CleaningUpTest') {
       this.enter('CleaningUpTest', {
         reason: 'a test migration of an earlier run is cleaned up first',
       });
-      yield* this.start(ACTIVITY.startTestCleanup, 'CleaningUpTest');
-      yield* this.waitFor('testCleanup', 'CleaningUpTest');
+      const cleanup = yield* this.start(ACTIVITY.startTestCleanup, 'CleaningUpTest');
+      yield* this.waitFor('testCleanup', 'CleaningUpTest', cleanup.action === 'started');
     }
     if (before(from, 'CleaningUpTest') && !job.skipTestMigration) {
       yield* this.testMigration(job);
@@ -245,14 +245,14 @@ class PipelineRun {
           ? 'the source VM is shut down before the final sync'
           : 'the source VM stays on',
       });
-      yield* this.start(ACTIVITY.startMigrate, 'MigratingCutover');
-      yield* this.waitFor('migrate', 'MigratingCutover');
+      const migrate = yield* this.start(ACTIVITY.startMigrate, 'MigratingCutover');
+      yield* this.waitFor('migrate', 'MigratingCutover', migrate.action === 'started');
     }
     this.cancellable = false;
     if (before(from, 'Completing')) {
       this.enter('Completing');
-      yield* this.start(ACTIVITY.completeMigration, 'Completing');
-      yield* this.waitFor('complete', 'Completing');
+      const complete = yield* this.start(ACTIVITY.completeMigration, 'Completing');
+      yield* this.waitFor('complete', 'Completing', complete.action === 'started');
     }
     this.releaseItem();
     yield* this.releaseSlot();
@@ -287,10 +287,10 @@ class PipelineRun {
       yield* this.holdIfPaused();
       this.enter('ReadyToTest');
       this.enter('TestMigrating', attempt > 1 ? { reason: `attempt ${attempt}` } : {});
-      yield* this.start(ACTIVITY.startTestMigrate, 'TestMigrating');
+      const test = yield* this.start(ACTIVITY.startTestMigrate, 'TestMigrating');
       let failure: { stage: Stage; error: AzureErrorInfo } | undefined;
       try {
-        yield* this.waitFor('testMigrate', 'TestMigrating');
+        yield* this.waitFor('testMigrate', 'TestMigrating', test.action === 'started');
         this.enter('Testing');
         const health = yield* this.checkTestVm(job);
         if (!health) {
@@ -314,8 +314,8 @@ class PipelineRun {
         'CleaningUpTest',
         failure ? { reason: `test failed: ${failure.error.message}`, error: failure.error } : {},
       );
-      yield* this.start(ACTIVITY.startTestCleanup, 'CleaningUpTest');
-      yield* this.waitFor('testCleanup', 'CleaningUpTest');
+      const cleanup = yield* this.start(ACTIVITY.startTestCleanup, 'CleaningUpTest');
+      yield* this.waitFor('testCleanup', 'CleaningUpTest', cleanup.action === 'started');
       if (failure === undefined) return;
       if (attempt >= this.settings.testAttempts) throw new StepFailed(failure.stage, failure.error);
     }
@@ -376,7 +376,9 @@ class PipelineRun {
       });
     }
     const deadline = nowMs(this.context) + this.settings.onboardingTimeoutMs;
-    for (let polls = 0; ; polls++) {
+    // A profile just assigned is not Conformant yet: the first read waits for the first poll.
+    yield* this.sleep(nextPollAt(nowMs(this.context), this.timing(), 0, undefined, undefined), []);
+    for (let polls = 1; ; polls++) {
       const status = yield* this.call(
         ACTIVITY.readOnboardingStatus,
         { job, at: nowIso(this.context) },
@@ -404,35 +406,43 @@ class PipelineRun {
     }
   }
 
-  /** Reads the item until `phase` is over; resyncs a failed initial seeding a bounded number of times. */
-  private *waitFor(phase: Phase, stage: Stage): Orchestration<ItemSnapshot | null> {
+  /**
+   * Reads the item until `phase` is over; resyncs a failed initial seeding a bounded number of
+   * times. Right after this run started the operation (`justStarted`) the item can only say it is
+   * in progress, so the first read waits for the first poll.
+   */
+  private *waitFor(phase: Phase, stage: Stage, justStarted: boolean): Orchestration<ItemSnapshot | null> {
     const job = this.job!;
     let polls = 0;
     let resyncs = 0;
     let previous: Progress | undefined;
+    let read = !justStarted;
     for (;;) {
-      const item = yield* this.call(ACTIVITY.readMigrationItem, { job, at: nowIso(this.context) }, stage);
-      const verdict = judge(phase, item);
-      if (verdict.kind === 'done') return item;
-      if (verdict.kind === 'failed') throw new StepFailed(stage, verdict.error);
-      const now = nowMs(this.context);
       let current: Progress | undefined;
-      if (verdict.kind === 'resync') {
-        if (resyncs >= this.settings.resyncAttempts) throw new StepFailed(stage, verdict.error);
-        resyncs++;
-        this.enter(stage, {
-          reason: `resync ${resyncs} after: ${verdict.error.message}`,
-          error: verdict.error,
-        });
-        yield* this.start(ACTIVITY.startResync, stage);
-        polls = 0;
-        previous = undefined;
-      } else if (verdict.percent !== undefined) {
-        current = { at: now, percent: verdict.percent };
+      if (read) {
+        const item = yield* this.call(ACTIVITY.readMigrationItem, { job, at: nowIso(this.context) }, stage);
+        const verdict = judge(phase, item);
+        if (verdict.kind === 'done') return item;
+        if (verdict.kind === 'failed') throw new StepFailed(stage, verdict.error);
+        if (verdict.kind === 'resync') {
+          if (resyncs >= this.settings.resyncAttempts) throw new StepFailed(stage, verdict.error);
+          resyncs++;
+          this.enter(stage, {
+            reason: `resync ${resyncs} after: ${verdict.error.message}`,
+            error: verdict.error,
+          });
+          yield* this.start(ACTIVITY.startResync, stage);
+          polls = 0;
+          previous = undefined;
+        } else if (verdict.percent !== undefined) {
+          current = { at: nowMs(this.context), percent: verdict.percent };
+        }
       }
-      const wake = yield* this.sleep(nextPollAt(now, this.timing(), polls, previous, current), [
-        'MigrationItemChanged',
-      ]);
+      read = true;
+      const wake = yield* this.sleep(
+        nextPollAt(nowMs(this.context), this.timing(), polls, previous, current),
+        ['MigrationItemChanged'],
+      );
       if (wake === 'MigrationItemChanged') this.inbox.drain('MigrationItemChanged');
       else polls++;
       previous = current ?? previous;
