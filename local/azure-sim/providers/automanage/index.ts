@@ -110,7 +110,7 @@ export const createAutomanageProvider: ProviderFactory = (sim: SimContext): Reso
 
   function vmOf(req: ArmRequest) {
     const id = vmIdOf(req);
-    const vm = sim.compute.listVms().find((v) => sameId(v.id, id));
+    const vm = sim.compute.getVm(id);
     if (!vm) {
       throw ArmError.notFound(
         'Microsoft.Compute/virtualMachines',
@@ -121,8 +121,7 @@ export const createAutomanageProvider: ProviderFactory = (sim: SimContext): Reso
     return vm;
   }
 
-  const vmRunning = (vmId: string) =>
-    sim.compute.listVms().find((v) => sameId(v.id, vmId))?.powerState === 'running';
+  const vmRunning = (vmId: string) => sim.compute.getVm(vmId)?.powerState === 'running';
 
   /** A VM that is not running holds configuration back: the remaining time restarts when it runs. */
   function settle(record: AssignmentRecord): AssignmentRecord {
@@ -379,7 +378,7 @@ export const createAutomanageProvider: ProviderFactory = (sim: SimContext): Reso
   function deleteProfile(req: ArmRequest): ArmResult {
     const id = profileIdOf(req).toLowerCase();
     const inUse = [...assignments.values()].some(
-      (a) => sameId(a.configurationProfile, id) && sim.compute.listVms().some((v) => sameId(v.id, a.vmId)),
+      (a) => sameId(a.configurationProfile, id) && sim.compute.getVm(a.vmId) !== undefined,
     );
     if (inUse) {
       throw ArmError.conflict(
@@ -392,7 +391,7 @@ export const createAutomanageProvider: ProviderFactory = (sim: SimContext): Reso
 
   const liveAssignments = (filter: (a: AssignmentRecord) => boolean) =>
     [...assignments.values()]
-      .filter((a) => sim.compute.listVms().some((v) => sameId(v.id, a.vmId)) && filter(a))
+      .filter((a) => sim.compute.getVm(a.vmId) !== undefined && filter(a))
       .sort((a, b) => a.id.localeCompare(b.id))
       .map((a) => assignmentJson(settle(a)));
 
