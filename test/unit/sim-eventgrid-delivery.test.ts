@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EventGridDelivery, retryDelayMs } from '../../local/azure-sim/eventgrid/delivery';
 import type { EventGridEvent } from '../../local/azure-sim/eventgrid/schema';
 import { createRandomStreams } from '../../local/azure-sim/framework/random';
+import type { EventSubscription } from '../../local/azure-sim/framework/types';
 import { createClock } from '../../local/clock';
 
 /** 24 virtual hours pass in under a real second. */
@@ -83,6 +84,7 @@ function event(
 }
 
 async function setup(options: {
+  subscription?: Partial<EventSubscription>;
   statuses?: number[];
   faults?: Partial<{ duplicateRate: number; reorderWindowSeconds: number; failFirstAttemptRate: number }>;
   seed?: number;
@@ -100,7 +102,7 @@ async function setup(options: {
     await delivery.stop();
     await hook.close();
   });
-  delivery.addSubscription({ name: 'factory', endpointUrl: hook.url });
+  delivery.addSubscription({ name: 'factory', endpointUrl: hook.url, ...options.subscription });
   return { clock, hook, delivery };
 }
 
@@ -217,5 +219,75 @@ describe('Event Grid delivery', () => {
     expect(hook.received.filter((r) => r.subscription === 'VMS-ONLY').map((r) => r.events[0]!.id)).toEqual([
       'event-2',
     ]);
+  });
+
+  it('filters by advanced filters on data and subject, ignoring case', async () => {
+    const { hook, delivery } = await setup({
+      subscription: {
+        advancedFilters: [
+          {
+            operatorType: 'StringIn',
+            key: 'data.operationName',
+            values: ['Microsoft.Compute/virtualMachines/write'],
+          },
+          {
+            operatorType: 'StringBeginsWith',
+            key: 'subject',
+            values: ['/SUBSCRIPTIONS/S/resourceGroups/RG/'],
+          },
+        ],
+      },
+    });
+    const write = (n: number, operationName: string, group = 'rg'): EventGridEvent => ({
+      ...event(
+        n,
+        `/subscriptions/s/resourceGroups/${group}/providers/Microsoft.Compute/virtualMachines/vm${n}`,
+      ),
+      data: { operationName },
+    });
+    delivery.publish([
+      write(1, 'microsoft.compute/virtualmachines/write'),
+      write(2, 'Microsoft.Automanage/configurationProfileAssignments/write'),
+      write(3, 'Microsoft.Compute/virtualMachines/write', 'other'),
+      { ...event(4), data: {} },
+      write(5, 'Microsoft.Compute/virtualMachines/write'),
+    ]);
+    await hook.waitFor(() => hook.received.length === 2);
+    await expect.poll(() => delivery.stats().delivered).toBe(2);
+    expect(hook.received.flatMap((r) => r.events.map((e) => e.id)).sort()).toEqual(['event-1', 'event-5']);
+  });
+
+  it('puts the events due together in batches of up to maxEventsPerBatch', async () => {
+    const { hook, delivery } = await setup({ subscription: { maxEventsPerBatch: 3 } });
+    delivery.publish(Array.from({ length: 7 }, (_, i) => event(i)));
+    await hook.waitFor(() => hook.received.flatMap((r) => r.events).length === 7);
+    expect(hook.received.map((r) => r.events.length).sort()).toEqual([1, 3, 3]);
+    await expect.poll(() => delivery.stats()).toMatchObject({ published: 7, delivered: 7 });
+  });
+
+  it('redelivers a failed batch: every event in it fails and is retried', async () => {
+    const { hook, delivery } = await setup({ subscription: { maxEventsPerBatch: 10 }, statuses: [500] });
+    delivery.publish([event(1), event(2), event(3)]);
+    await hook.waitFor(() => hook.received.length === 2);
+    const [failed, retried] = hook.received;
+    expect(failed!.events.map((e) => e.id)).toEqual(['event-1', 'event-2', 'event-3']);
+    expect(retried!.events.map((e) => e.id)).toEqual(['event-1', 'event-2', 'event-3']);
+    expect(retried!.deliveryCount).toBe(1);
+    expect(retried!.at - failed!.at).toBeGreaterThanOrEqual(retryDelayMs(1));
+  });
+
+  it('keeps a batch within preferredBatchSizeInKilobytes; a larger event goes alone', async () => {
+    const { hook, delivery } = await setup({
+      subscription: { maxEventsPerBatch: 100, preferredBatchSizeInKilobytes: 1 },
+    });
+    const sized = (n: number, bytes: number): EventGridEvent => ({
+      ...event(n),
+      data: { pad: 'x'.repeat(bytes) },
+    });
+    delivery.publish([sized(1, 300), sized(2, 300), sized(3, 2000), sized(4, 300)]);
+    await hook.waitFor(() => hook.received.flatMap((r) => r.events).length === 4);
+    const batches = hook.received.map((r) => r.events.map((e) => e.id));
+    expect(batches).toContainEqual(['event-3']);
+    for (const batch of batches) expect(batch.length).toBeLessThanOrEqual(batch.includes('event-3') ? 1 : 2);
   });
 });

@@ -1,17 +1,20 @@
 /**
  * Event Grid's push delivery to webhook subscriptions, in virtual time: the validation handshake
- * when a subscription is added, at-least-once delivery of each event (one per POST by default) with
- * `aeg-event-type: Notification`, retries on the published schedule, no retry for 400 and 413, and
- * a dead-letter record when it gives up.
+ * when a subscription is added, at-least-once delivery of each event (one per POST by default, or
+ * batches of the events due when a POST goes out, up to `maxEventsPerBatch` and about
+ * `preferredBatchSizeInKilobytes`) with `aeg-event-type: Notification`, retries on the published
+ * schedule (a failed batch fails every event in it), no retry for 400 and 413, and a dead-letter
+ * record when it gives up.
  *
  * Faults of the profile's `eventGrid` section (lost first attempts, duplicates, reordering within a
  * window) are drawn when an event is published, from seeded streams, so the same events published
  * in the same order meet the same faults however fast the webhook answers.
  */
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../clock';
 import type { FaultProfile } from '../faults/schema';
 import { seededUuid } from '../framework/ids';
-import type { DeadLetterRecord, EventSubscription } from '../framework/types';
+import type { AdvancedFilter, DeadLetterRecord, EventSubscription } from '../framework/types';
 import type { EventGridEvent } from './schema';
 
 const SECOND_MS = 1000;
@@ -39,6 +42,8 @@ const NOT_RETRIED = new Set([400, 413]);
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** POSTs in flight per subscription, so a burst of events does not flood the webhook. */
 const MAX_IN_FLIGHT = 16;
+/** Event Grid's default `preferredBatchSizeInKilobytes`. */
+const DEFAULT_BATCH_KILOBYTES = 64;
 
 /** The wait after `attempts` failed attempts, virtual ms. */
 export function retryDelayMs(attempts: number): number {
@@ -47,7 +52,7 @@ export function retryDelayMs(attempts: number): number {
 
 export interface DeliveryStats {
   published: number;
-  /** POSTs answered 2xx, duplicates included. */
+  /** Events of POSTs answered 2xx, duplicates included. */
   delivered: number;
   duplicatesSent: number;
   /** Attempts that failed (non-2xx, network error, timeout, or lost by fault injection). */
@@ -64,8 +69,9 @@ export interface DeliveryOptions {
   requestTimeoutMs?: number;
 }
 
+/** One event's way to one subscription; the events due together share a POST. */
 interface Delivery {
-  events: EventGridEvent[];
+  event: EventGridEvent;
   /** Virtual ms when the events were published (time to live counts from here). */
   publishedAt: number;
   attempts: number;
@@ -82,8 +88,31 @@ interface Subscriber {
   state: 'validating' | 'active' | 'failed';
   /** Deliveries waiting for the validation handshake. */
   waiting: { delivery: Delivery; delayMs: number }[];
+  /** Deliveries due, in the order they fell due, waiting for a POST. */
+  due: Delivery[];
+  /** A pump is scheduled for the end of this turn of the event loop. */
+  pumpScheduled: boolean;
   inFlight: number;
-  ready: (() => void)[];
+}
+
+/** The string at an advanced filter's key (`data.a.b` walks the data), if there is one. */
+function valueAt(event: EventGridEvent, key: string): string | undefined {
+  const [head, ...path] = key.split('.');
+  let value: unknown = (event as unknown as Record<string, unknown>)[head!];
+  for (const part of path) {
+    value =
+      typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+  }
+  return typeof value === 'string' ? value.toLowerCase() : undefined;
+}
+
+function passes(filter: AdvancedFilter, event: EventGridEvent): boolean {
+  const value = valueAt(event, filter.key);
+  if (value === undefined) return false;
+  const values = filter.values.map((v) => v.toLowerCase());
+  return filter.operatorType === 'StringIn'
+    ? values.includes(value)
+    : values.some((prefix) => value.startsWith(prefix));
 }
 
 export function matches(
@@ -99,7 +128,8 @@ export function matches(
   const subject = event.subject.toLowerCase();
   const begins = sub.subjectBeginsWith?.toLowerCase();
   const ends = sub.subjectEndsWith?.toLowerCase();
-  return (!begins || subject.startsWith(begins)) && (!ends || subject.endsWith(ends));
+  if ((begins && !subject.startsWith(begins)) || (ends && !subject.endsWith(ends))) return false;
+  return (sub.advancedFilters ?? []).every((filter) => passes(filter, event));
 }
 
 export class EventGridDelivery {
@@ -115,10 +145,20 @@ export class EventGridDelivery {
     deadLettered: 0,
   };
 
-  constructor(private readonly options: DeliveryOptions) {}
+  constructor(private readonly options: DeliveryOptions) {
+    // Every scheduled delivery and every POST listens for the stop.
+    setMaxListeners(0, this.abort.signal);
+  }
 
   addSubscription(sub: EventSubscription): void {
-    const subscriber: Subscriber = { sub, state: 'validating', waiting: [], inFlight: 0, ready: [] };
+    const subscriber: Subscriber = {
+      sub,
+      state: 'validating',
+      waiting: [],
+      due: [],
+      pumpScheduled: false,
+      inFlight: 0,
+    };
     this.subscribers.push(subscriber);
     this.track(this.validate(subscriber));
   }
@@ -128,10 +168,8 @@ export class EventGridDelivery {
     if (this.abort.signal.aborted) return;
     this.counters.published += events.length;
     for (const subscriber of this.subscribers) {
-      const selected = events.filter((e) => matches(subscriber.sub, e, customTopic));
-      const size = Math.max(1, subscriber.sub.maxEventsPerBatch ?? 1);
-      for (let i = 0; i < selected.length; i += size) {
-        this.enqueue(subscriber, selected.slice(i, i + size));
+      for (const event of events) {
+        if (matches(subscriber.sub, event, customTopic)) this.enqueue(subscriber, event);
       }
     }
   }
@@ -154,7 +192,7 @@ export class EventGridDelivery {
     this.pending.add(tracked);
   }
 
-  private enqueue(subscriber: Subscriber, events: EventGridEvent[]): void {
+  private enqueue(subscriber: Subscriber, event: EventGridEvent): void {
     const { random, faults, clock } = this.options;
     // Every draw happens here, in publication order, so outcomes do not depend on webhook timing.
     const reorder = random('eventgrid.reorder');
@@ -163,7 +201,7 @@ export class EventGridDelivery {
     const duplicateDelay = random('eventgrid.duplicateDelay');
     const windowMs = faults.reorderWindowSeconds * SECOND_MS;
     const delivery: Delivery = {
-      events,
+      event,
       publishedAt: clock.now(),
       attempts: 0,
       loseFirstAttempt: lose < faults.failFirstAttemptRate,
@@ -189,44 +227,85 @@ export class EventGridDelivery {
     );
   }
 
-  private async slot(subscriber: Subscriber): Promise<void> {
-    while (subscriber.inFlight >= MAX_IN_FLIGHT) {
-      await new Promise<void>((resolve) => subscriber.ready.push(resolve));
-    }
-    subscriber.inFlight += 1;
-  }
-
-  private release(subscriber: Subscriber): void {
-    subscriber.inFlight -= 1;
-    subscriber.ready.shift()?.();
-  }
-
-  private async attempt(subscriber: Subscriber, delivery: Delivery): Promise<void> {
-    const { clock } = this.options;
+  /** The delivery falls due: its attempt is lost (fault injection) or it joins the next POST. */
+  private attempt(subscriber: Subscriber, delivery: Delivery): void {
     delivery.attempts += 1;
-    let status: number | undefined;
     if (delivery.attempts === 1 && delivery.loseFirstAttempt) {
       delivery.lastOutcome = 'Lost';
-    } else {
-      await this.slot(subscriber);
-      try {
-        status = await this.post(
-          subscriber.sub.endpointUrl,
-          'Notification',
-          subscriber.sub.name,
-          delivery.events,
-          delivery.attempts - 1,
-        );
-        delivery.lastStatus = status;
-        delivery.lastOutcome = status >= 200 && status < 300 ? 'Success' : `HttpStatus${status}`;
-      } catch (err) {
-        if (this.abort.signal.aborted) return;
-        delivery.lastOutcome =
-          err instanceof Error && err.name === 'TimeoutError' ? 'TimedOut' : 'NetworkError';
-      } finally {
-        this.release(subscriber);
-      }
+      this.settle(subscriber, delivery, undefined);
+      return;
     }
+    subscriber.due.push(delivery);
+    // Events that fall due in the same turn (published together) can then share a POST.
+    if (subscriber.pumpScheduled) return;
+    subscriber.pumpScheduled = true;
+    setImmediate(() => {
+      subscriber.pumpScheduled = false;
+      this.pump(subscriber);
+    });
+  }
+
+  /** POSTs what is due, a batch at a time, while fewer than MAX_IN_FLIGHT POSTs are out. */
+  private pump(subscriber: Subscriber): void {
+    while (!this.abort.signal.aborted && subscriber.inFlight < MAX_IN_FLIGHT && subscriber.due.length > 0) {
+      const batch = this.nextBatch(subscriber);
+      subscriber.inFlight += 1;
+      this.track(
+        this.postBatch(subscriber, batch).finally(() => {
+          subscriber.inFlight -= 1;
+          this.pump(subscriber);
+        }),
+      );
+    }
+  }
+
+  private nextBatch(subscriber: Subscriber): { deliveries: Delivery[]; body: string } {
+    const maxEvents = Math.max(1, subscriber.sub.maxEventsPerBatch ?? 1);
+    const maxBytes = (subscriber.sub.preferredBatchSizeInKilobytes ?? DEFAULT_BATCH_KILOBYTES) * 1024;
+    const deliveries: Delivery[] = [];
+    const parts: string[] = [];
+    let bytes = 2;
+    while (deliveries.length < maxEvents && subscriber.due.length > 0) {
+      const part = JSON.stringify(subscriber.due[0]!.event);
+      const size = Buffer.byteLength(part) + (parts.length > 0 ? 1 : 0);
+      // An event larger than the preferred size goes alone.
+      if (parts.length > 0 && bytes + size > maxBytes) break;
+      deliveries.push(subscriber.due.shift()!);
+      parts.push(part);
+      bytes += size;
+    }
+    return { deliveries, body: `[${parts.join(',')}]` };
+  }
+
+  private async postBatch(
+    subscriber: Subscriber,
+    batch: { deliveries: Delivery[]; body: string },
+  ): Promise<void> {
+    let status: number | undefined;
+    let outcome: string;
+    try {
+      status = await this.post(
+        subscriber.sub.endpointUrl,
+        subscriber.sub.name,
+        batch.body,
+        Math.max(...batch.deliveries.map((d) => d.attempts - 1)),
+      );
+      outcome = status >= 200 && status < 300 ? 'Success' : `HttpStatus${status}`;
+    } catch (err) {
+      if (this.abort.signal.aborted) return;
+      outcome = err instanceof Error && err.name === 'TimeoutError' ? 'TimedOut' : 'NetworkError';
+    }
+    // All or none: the webhook's answer is every event's outcome.
+    for (const delivery of batch.deliveries) {
+      delivery.lastOutcome = outcome;
+      if (status !== undefined) delivery.lastStatus = status;
+      this.settle(subscriber, delivery, status);
+    }
+  }
+
+  /** After an attempt: a duplicate to follow, a retry, or a dead letter. */
+  private settle(subscriber: Subscriber, delivery: Delivery, status: number | undefined): void {
+    const { clock } = this.options;
     if (status !== undefined && status >= 200 && status < 300) {
       this.counters.delivered += 1;
       if (delivery.isDuplicate) this.counters.duplicatesSent += 1;
@@ -262,18 +341,16 @@ export class EventGridDelivery {
   }
 
   private deadLetter(subscriber: Subscriber, delivery: Delivery, reason: string): void {
-    for (const event of delivery.events) {
-      this.dead.push({
-        subscription: subscriber.sub.name,
-        event: { ...event },
-        deadLetterReason: reason,
-        deliveryAttempts: delivery.attempts,
-        lastDeliveryOutcome: delivery.lastOutcome ?? 'None',
-        ...(delivery.lastStatus !== undefined ? { lastHttpStatusCode: delivery.lastStatus } : {}),
-        deadLetteredAt: this.options.clock.now(),
-      });
-      this.counters.deadLettered += 1;
-    }
+    this.dead.push({
+      subscription: subscriber.sub.name,
+      event: { ...delivery.event },
+      deadLetterReason: reason,
+      deliveryAttempts: delivery.attempts,
+      lastDeliveryOutcome: delivery.lastOutcome ?? 'None',
+      ...(delivery.lastStatus !== undefined ? { lastHttpStatusCode: delivery.lastStatus } : {}),
+      deadLetteredAt: this.options.clock.now(),
+    });
+    this.counters.deadLettered += 1;
   }
 
   /**
@@ -342,15 +419,14 @@ export class EventGridDelivery {
 
   private async post(
     url: string,
-    eventType: string,
     subscription: string,
-    events: EventGridEvent[],
+    body: string,
     deliveryCount: number,
   ): Promise<number> {
     const response = await fetch(url, {
       method: 'POST',
-      headers: this.headers(eventType, subscription, deliveryCount),
-      body: JSON.stringify(events),
+      headers: this.headers('Notification', subscription, deliveryCount),
+      body,
       signal: this.signal(),
     });
     await response.arrayBuffer();

@@ -135,10 +135,24 @@ export interface EventSubscription {
   includedEventTypes?: string[];
   subjectBeginsWith?: string;
   subjectEndsWith?: string;
+  /** Every filter must match (Event Grid's `advancedFilters`, compared ignoring case). */
+  advancedFilters?: AdvancedFilter[];
   /** Custom topic whose events it receives; omitted means the subscription's system topics. */
   topic?: string;
-  /** Events per POST (Event Grid's `maxEventsPerBatch`); default 1, as Event Grid delivers. */
+  /**
+   * Most events per POST (Event Grid's `maxEventsPerBatch`); default 1, as Event Grid delivers.
+   * Batches hold the events that are due when a POST goes out, so they are small at low rates.
+   */
   maxEventsPerBatch?: number;
+  /** A batch grows no larger than this unless one event is (default 64, as Event Grid's). */
+  preferredBatchSizeInKilobytes?: number;
+}
+
+/** An advanced filter: the value at `key` (`subject`, `eventType`, `data.operationName`, ...) and one of `values`. */
+export interface AdvancedFilter {
+  operatorType: 'StringIn' | 'StringBeginsWith';
+  key: string;
+  values: string[];
 }
 
 /** A VM as the Compute provider stores it; `createVm`/`deleteVm` act as the equivalent ARM calls. */
