@@ -78,6 +78,11 @@ export const SETTINGS = {
   lifecycleTopicKey: 'LIFECYCLE_TOPIC_KEY',
   /** Comma-separated resource groups whose new VMs are onboarded and whose drift is corrected. */
   managedResourceGroups: 'MANAGED_RESOURCE_GROUPS',
+  /**
+   * The app's own identity (also read by `DefaultAzureCredential`): resource events whose caller
+   * (`data.claims.appid`) is the app itself wake no pipeline, whose own action it was.
+   */
+  clientId: 'AZURE_CLIENT_ID',
   /** Comma-separated `name` or `name=value` tags; when set, only VMs carrying one of them are managed. */
   managedIncludeTags: 'MANAGED_INCLUDE_TAGS',
   /** Comma-separated `name` or `name=value` tags; VMs carrying one of them are never managed. */
@@ -167,6 +172,8 @@ export interface ManagementSettings {
   driftPolicyAssignments: string[];
   driftQuietPeriodMs: number;
   driftEscalateAfter: number;
+  /** Lower-case client id of the app's identity, when configured. */
+  ownClientId?: string;
 }
 
 export class ConfigError extends Error {
@@ -233,6 +240,7 @@ const envSchema = z.object({
   [SETTINGS.webJobsStorageAccountName]: optionalText,
   [SETTINGS.webJobsStorageTableUri]: optionalText,
   [SETTINGS.webJobsStorageClientId]: optionalText,
+  [SETTINGS.clientId]: optionalText,
   [SETTINGS.journalTablePrefix]: z
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9]{0,29}$/, 'must be a letter followed by at most 29 letters or digits')
@@ -316,6 +324,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FactoryConfig 
       driftPolicyAssignments: s[SETTINGS.driftPolicyAssignments].map((a) => a.toLowerCase()),
       driftQuietPeriodMs: s[SETTINGS.driftQuietPeriodSeconds] * 1000,
       driftEscalateAfter: s[SETTINGS.driftEscalateAfter],
+      ...(s[SETTINGS.clientId] ? { ownClientId: s[SETTINGS.clientId]!.toLowerCase() } : {}),
     },
     limits: {
       enableBatchSize: s[SETTINGS.enableBatchSize],

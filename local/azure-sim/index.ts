@@ -53,6 +53,8 @@ export interface SimulatorOptions {
   clientId?: string;
   /** Default: random per start. */
   clientSecret?: string;
+  /** Other applications that may sign in besides the app (an operator's tool, a script). */
+  operators?: { clientId: string; clientSecret: string }[];
   /** Key of the control API; default: random per start. */
   controlKey?: string;
 }
@@ -84,7 +86,10 @@ export async function createSimulator(options: SimulatorOptions): Promise<Simula
   const controlKey = options.controlKey ?? randomBytes(24).toString('base64url');
   const authority = createAuthority({
     tenantId,
-    clients: [{ clientId, clientSecret, objectId: randomUUID() }],
+    clients: [
+      { clientId, clientSecret, objectId: randomUUID() },
+      ...(options.operators ?? []).map((operator) => ({ ...operator, objectId: randomUUID() })),
+    ],
   });
   const core = new SimulatorCore({
     estate: options.estate,

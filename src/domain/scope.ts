@@ -96,7 +96,15 @@ export type FactoryEvent =
       complianceState: string;
       policyAssignmentId: string;
     }
-  | { kind: 'migrationItemChanged'; eventId: string; itemId: string; itemName: string; operationName: string }
+  | {
+      kind: 'migrationItemChanged';
+      eventId: string;
+      itemId: string;
+      itemName: string;
+      operationName: string;
+      /** Lower-case `data.claims.appid`: the application that made the change, when the event says. */
+      callerAppId?: string;
+    }
   | { kind: 'ignored'; eventId: string; reason: string }
   | { kind: 'malformed'; reason: string };
 
@@ -145,7 +153,15 @@ export function classifyEvent(raw: unknown): FactoryEvent {
       if (item === undefined) {
         return { kind: 'malformed', reason: `event ${eventId}: ${resourceUri} is not a migration item` };
       }
-      return { kind: 'migrationItemChanged', eventId, ...item, itemName: item.name, operationName };
+      const callerAppId = text(record(data.claims)?.appid)?.toLowerCase();
+      return {
+        kind: 'migrationItemChanged',
+        eventId,
+        ...item,
+        itemName: item.name,
+        operationName,
+        ...(callerAppId === undefined ? {} : { callerAppId }),
+      };
     }
     return { kind: 'ignored', eventId, reason: `operation ${operationName || 'unknown'} is not handled` };
   }

@@ -52,7 +52,12 @@ async function statusOf(client: df.DurableClient, instanceId: string) {
   }
 }
 
-/** Starts the orchestration unless an instance exists; answers whether it started one. */
+/**
+ * Starts the orchestration unless an instance exists; answers whether it started one. The status
+ * read cannot be left to startNew: with either host.json `overridableExistingInstanceStates`
+ * (`AnyState`, `NonRunningStates`) a start replaces a finished instance, so a late duplicate of the
+ * event would run a completed onboarding again.
+ */
 async function startOnce(
   client: df.DurableClient,
   name: string,
@@ -138,9 +143,13 @@ async function onPolicyState(
 
 async function onMigrationItem(
   event: Extract<FactoryEvent, { kind: 'migrationItemChanged' }>,
+  svc: ManagementServices,
   client: df.DurableClient,
   context: InvocationContext,
 ): Promise<void> {
+  // The factory's own action: the pipeline that took it is waiting for its outcome already.
+  const own = svc.config.management.ownClientId;
+  if (own !== undefined && event.callerAppId === own) return;
   // The pipeline names itself the item's owner once the item exists (entity migrationItemOwner).
   const owner = await client.readEntityState<string | null>(
     new df.EntityId(ITEM_OWNER_ENTITY, itemOwnerKey(event.itemId)),
@@ -178,7 +187,7 @@ export async function handleSystemEvent(
     case 'policyState':
       return onPolicyState(event, svc, client, context);
     case 'migrationItemChanged':
-      return onMigrationItem(event, client, context);
+      return onMigrationItem(event, svc, client, context);
   }
 }
 

@@ -4,6 +4,7 @@
  * paused; the Event Grid handler raises `MigrationItemChanged` to the machine's pipeline, which
  * re-reads the item and carries on from the running test without starting a second one.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   SiteRecoveryManagementClient,
   type VMwareCbtMigrationDetails,
@@ -25,9 +26,15 @@ beforeAll(async () => {
   const estate = estateOf(1, 10);
   // 600 GB seed for 6 virtual hours (6 s): time enough to see InitialSeeding on a loaded machine.
   estate.machines[0]!.disks[0]!.sizeGB = 600;
-  stack = await startEventsStack({ estate, env: { MAX_REPLICATIONS_PER_APPLIANCE: '10' } });
-  const { authorityHost, tenantId, clientId, clientSecret } = stack.sim.authority;
-  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, {
+  // The operator acts in the portal as someone else: events the factory caused itself wake nothing.
+  const operator = { clientId: randomUUID(), clientSecret: randomBytes(24).toString('base64url') };
+  stack = await startEventsStack({
+    estate,
+    env: { MAX_REPLICATIONS_PER_APPLIANCE: '10' },
+    operators: [operator],
+  });
+  const { authorityHost, tenantId } = stack.sim.authority;
+  const credential = new ClientSecretCredential(tenantId, operator.clientId, operator.clientSecret, {
     authorityHost,
     disableInstanceDiscovery: true,
   });
@@ -114,6 +121,10 @@ describe('a test migration started outside the factory', () => {
         (e) => e.method === 'POST' && e.resource.endsWith('/replicationmigrationitems/app-01/testmigrate'),
       );
     expect(testMigrations).toHaveLength(1);
+    // Only the operator's change woke the pipeline: the factory's own actions on the item did not.
+    expect(
+      stack.logs.filter((line) => line.includes(`MigrationItemChanged raised to ${pipeline}`)),
+    ).toHaveLength(1);
     expect(stack.sim.core.ledgerSummary()).toMatchObject({ leakedTestVms: 0, duplicateMigrateCalls: 0 });
 
     // The VMs the migration created were seen by the onboarding handler and left to the pipeline,

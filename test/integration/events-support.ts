@@ -43,6 +43,8 @@ export async function startEventsStack(options: {
   faults?: FaultProfileInput;
   env?: Record<string, string>;
   timeScale?: number;
+  /** Applications besides the app that may sign in to the simulator. */
+  operators?: { clientId: string; clientSecret: string }[];
 }): Promise<EventsStack> {
   const clock = createClock({ scale: options.timeScale ?? TIME_SCALE, origin: Date.now() });
   const azurite: AzuriteInstance = await startAzurite();
@@ -52,6 +54,7 @@ export async function startEventsStack(options: {
     clock,
     eventGridTopics: [{ name: LIFECYCLE_TOPIC, key: topicKey }],
     ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.operators ? { operators: options.operators } : {}),
   });
   Object.assign(
     process.env,

@@ -126,6 +126,9 @@ describe('classifyEvent', () => {
       itemName: 'app-01',
       itemId: ITEM,
     });
+    const byApp = write(op, ITEM, 'Microsoft.Resources.ResourceActionSuccess') as { data: object };
+    byApp.data = { ...byApp.data, claims: { appid: 'A1B2-C3', oid: 'x' } };
+    expect(classifyEvent(byApp)).toMatchObject({ kind: 'migrationItemChanged', callerAppId: 'a1b2-c3' });
   });
 
   it('ignores failures, deletes and other operations; flags what it cannot read', () => {
