@@ -231,13 +231,17 @@ resource policyDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   }
 }
 
-// One event per POST (Event Grid's default) so a failed event never makes Event Grid redeliver others.
+// Batching and the VM filter come from eventSubscriptions.json, which bench/events.ts subscribes with
+// too. Batches carry the events that are due together (a burst of VM creations); the extension runs
+// the function once per event, all at once, and a failure makes Event Grid redeliver the whole batch,
+// which the idempotent handler absorbs (docs/events.md).
+var eventSubscriptions = loadJsonContent('eventSubscriptions.json')
 var destination = {
   endpointType: 'WebHook'
   properties: {
     endpointUrl: 'https://${app.properties.defaultHostName}/runtime/webhooks/eventgrid?functionName=${webhookFunction}&code=${listKeys('${app.id}/host/default', '2023-12-01').systemKeys.eventgrid_extension}'
-    maxEventsPerBatch: 1
-    preferredBatchSizeInKilobytes: 64
+    maxEventsPerBatch: eventSubscriptions.delivery.maxEventsPerBatch
+    preferredBatchSizeInKilobytes: eventSubscriptions.delivery.preferredBatchSizeInKilobytes
   }
 }
 var deadLetterWithIdentity = {
@@ -257,9 +261,9 @@ resource vmCreated 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-
     destination: destination
     eventDeliverySchema: 'EventGridSchema'
     filter: {
-      includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess']
+      includedEventTypes: eventSubscriptions.vmWritten.includedEventTypes
       advancedFilters: [
-        { operatorType: 'StringIn', key: 'data.operationName', values: ['Microsoft.Compute/virtualMachines/write'] }
+        { operatorType: 'StringIn', key: 'data.operationName', values: eventSubscriptions.vmWritten.operationNames }
         { operatorType: 'StringBeginsWith', key: 'subject', values: vmSubjects }
       ]
     }
