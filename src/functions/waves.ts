@@ -22,7 +22,7 @@ import { machineInstanceId, waveInstanceId } from '../domain/names';
 import type { PipelineInput } from '../orchestrations/vmPipeline';
 import { VM_PIPELINE } from '../orchestrations/vmPipeline';
 import type { WaveSettings } from '../orchestrations/wave';
-import { WAVE_CONTROL_ENTITY } from '../orchestrations/waveControl';
+import { waveControlId } from '../orchestrations/waveControl';
 import type { SteeringRequest } from '../orchestrations/waveRules';
 import type { MachineRecord, WaveRecord } from '../store/types';
 import { json, jsonBody, notFound, pageSizeOf, problem, stringMember, unexpected } from './http/responses';
@@ -280,11 +280,7 @@ function steer(event: 'Cancel' | 'Pause' | 'Resume') {
     const actor = actorOf(request, await jsonBody(request));
     const steering: SteeringRequest = { event, at: nowIso(), ...(actor === undefined ? {} : { actor }) };
     // Kept by the entity for the wave's next generation; the event wakes the wave now.
-    await client.signalEntity(
-      new df.EntityId(WAVE_CONTROL_ENTITY, waveId.toLowerCase()),
-      'request',
-      steering,
-    );
+    await client.signalEntity(waveControlId(waveId), 'request', steering);
     await client.raiseEvent(wave.instanceId ?? waveInstanceId(waveId), event, {
       at: steering.at,
       ...(actor === undefined ? {} : { actor }),

@@ -51,6 +51,7 @@ import {
   retryDelay,
   smaller,
 } from './support';
+import { waveControlId } from './waveControl';
 import { latestToggle } from './waveRules';
 
 export const VM_PIPELINE = 'vmPipeline';
@@ -165,14 +166,18 @@ class PipelineRun {
   *run(): Orchestration<PipelineResult> {
     const result = yield* this.outcome();
     const wave = this.input.waveInstanceId;
-    // The wave hears of the end with the last stage change recorded in the same activity.
-    if (wave === undefined) yield* this.flush();
-    else
-      yield* this.must(ACTIVITY.notifyInstances, {
-        instanceIds: [wave],
-        event: MACHINE_FINISHED,
-        data: result,
-      });
+    if (wave === undefined) {
+      yield* this.flush();
+      return result;
+    }
+    // Kept by the wave's control entity; the event (with the last stage change recorded in the
+    // same activity) wakes the wave now.
+    this.context.df.signalEntity(waveControlId(this.input.waveId), 'finished', result);
+    yield* this.must(ACTIVITY.notifyInstances, {
+      instanceIds: [wave],
+      event: MACHINE_FINISHED,
+      data: result,
+    });
     return result;
   }
 

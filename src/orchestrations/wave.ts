@@ -14,9 +14,11 @@
  * The history of one execution is bounded: after `wakesPerGeneration` wakes the wave continues
  * as new with its progress as input, so a wave of thousands of machines replays a short history.
  * Events that arrive in the batch a generation ends with are not handed to the next one, so a new
- * generation first reads what is true: the steering requests (entity `waveControl@<wave id>`) and
- * the outcome of the pipelines it thinks are running. The same outcome check runs every
- * `idleTickMs` once all machines have started, for a pipeline that ended without telling.
+ * generation first reads what is true from the entity `waveControl@<wave id>`, which the API and
+ * the pipelines signal before raising their events: the steering requests and the machines that
+ * ended. Once all machines have started, a wave that heard nothing for a whole `idleTickMs` reads
+ * the status of the pipelines it thinks are running, for one that ended without telling (an
+ * orchestrator that crashed).
  */
 import * as df from 'durable-functions';
 import { ACTIVITY } from '../activities/contract';
@@ -31,15 +33,15 @@ import {
   slotHolder,
   VM_PIPELINE,
 } from './vmPipeline';
-import { WAVE_CONTROL_ENTITY } from './waveControl';
+import { waveControlId } from './waveControl';
 import {
   finalStage,
   latestToggle,
   orderForAdmission,
   roomToStart,
-  type SteeringState,
   slotRequests,
   tally,
+  type WaveControlState,
   type WaveMachine,
   type WaveTally,
 } from './waveRules';
@@ -110,7 +112,8 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
   const results = new Map(Object.entries(progress.results));
   let paused = progress.paused;
   let cancelled = progress.cancelled;
-  let lastCheck = nowMs(context);
+  /** When a pipeline last told the wave it ended, or the wave last looked (virtual ms). */
+  let lastNews = nowMs(context);
 
   const entityOf = (appliance: string) => new df.EntityId(SLOTS_ENTITY, appliance.toLowerCase());
   const holderOf = (name: string) => slotHolder(waveId, name);
@@ -121,7 +124,7 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
   };
   /** Reads which of the running pipelines have ended. */
   const checkRunning = function* () {
-    lastCheck = nowMs(context);
+    lastNews = nowMs(context);
     if (running.size === 0) return;
     const names = new Map([...running].map((name) => [instanceOf(name), name]));
     const outcomes = yield* mustCall(
@@ -158,22 +161,20 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
     cancel: false,
   };
   if (input.progress !== undefined) {
-    const state = (yield context.df.callEntity(
-      new df.EntityId(WAVE_CONTROL_ENTITY, waveId.toLowerCase()),
-      'get',
-    )) as SteeringState | null;
+    const state = (yield context.df.callEntity(waveControlId(waveId), 'get')) as WaveControlState | null;
     steering = {
       pauses: state?.Pause ? [state.Pause] : [],
       resumes: state?.Resume ? [state.Resume] : [],
       cancel: state?.Cancel !== undefined,
     };
-    yield* checkRunning();
+    for (const [name, stage] of Object.entries(state?.finished ?? {})) finished(name, stage);
   }
 
   for (let wakes = 0; ; wakes++) {
     for (const data of inbox.drain(MACHINE_FINISHED)) {
       const result = data as Partial<PipelineResult> | null;
       if (typeof result?.name === 'string' && result.stage !== undefined) finished(result.name, result.stage);
+      lastNews = nowMs(context);
     }
     inbox.drain('SlotFreed');
     if ((inbox.take('Cancel') !== undefined || steering.cancel) && !cancelled) {
@@ -285,7 +286,8 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
       nowMs(context) + (admitting ? settings.tickMs : settings.idleTickMs),
       WAVE_EVENTS,
     );
-    if (woke === 'timer' && !admitting && nowMs(context) - lastCheck >= settings.idleTickMs) {
+    // Quiet for a whole idle tick with machines running: one may have ended without telling.
+    if (woke === 'timer' && !admitting && nowMs(context) - lastNews >= settings.idleTickMs) {
       yield* checkRunning();
     }
   }

@@ -105,16 +105,30 @@ export interface SteeringRequest {
   actor?: string;
 }
 
-/** The latest request of each kind, as the payload the wave's events carry (`{ at, actor }`). */
-export type SteeringState = Partial<Record<SteeringEvent, { at: string; actor?: string }>>;
+/**
+ * What the `waveControl` entity keeps: the latest steering request of each kind, as the payload
+ * the wave's events carry (`{ at, actor }`), and the final stage of each machine that ended.
+ */
+export interface WaveControlState {
+  Pause?: { at: string; actor?: string };
+  Resume?: { at: string; actor?: string };
+  Cancel?: { at: string; actor?: string };
+  /** Machine name -> final stage, as its pipeline reported it. */
+  finished?: Record<string, PipelineResult['stage']>;
+}
 
-export function applyRequest(state: SteeringState, request: SteeringRequest): SteeringState {
+export function applyRequest(state: WaveControlState, request: SteeringRequest): WaveControlState {
   const previous = state[request.event];
   if (previous !== undefined && previous.at >= request.at) return state;
   return {
     ...state,
     [request.event]: { at: request.at, ...(request.actor === undefined ? {} : { actor: request.actor }) },
   };
+}
+
+/** A machine's pipeline ended (a retried machine's later result replaces the earlier one). */
+export function applyFinished(state: WaveControlState, result: PipelineResult): WaveControlState {
+  return { ...state, finished: { ...state.finished, [result.name]: result.stage } };
 }
 
 /** The final stage an ended pipeline instance stands for. */

@@ -9,6 +9,7 @@ import {
 } from '../../src/orchestrations/pipelineRules';
 import { acquire, emptySlots, release, withdraw } from '../../src/orchestrations/slots';
 import {
+  applyFinished,
   applyRequest,
   finalStage,
   latestToggle,
@@ -217,6 +218,13 @@ describe('wave steering and outcomes', () => {
       Resume: { at: '2026-01-01T00:00:03Z' },
     });
     expect(latestToggle([state.Pause], [state.Resume])).toBe(false);
+  });
+
+  it('keeps the final stage of each machine, a retry replacing the earlier one', () => {
+    let state = applyFinished({}, { name: 'a', stage: 'Failed' });
+    state = applyFinished(state, { name: 'b', stage: 'Done' });
+    state = applyFinished(state, { name: 'a', stage: 'Done' });
+    expect(state.finished).toEqual({ a: 'Done', b: 'Done' });
   });
 
   it('reads a pipeline that ended without a result as Failed', () => {
