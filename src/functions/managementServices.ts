@@ -25,12 +25,13 @@ export interface ManagementServices extends Services {
 }
 
 /**
- * Pacing in virtual time. Automanage configures a VM in about 30 min: reads start 1 min apart and
- * double up to 15 min; a running VM gets 6 h, a VM that is off is waited for up to 7 days.
+ * Pacing in virtual time. Automanage configures a VM in about 30 min: the first read 2 min after
+ * the assignment, then 4, 8, 16 min apart (at 2, 6, 14 and 30 min), at most 15 min apart; a
+ * running VM gets 6 h, a VM that is off is waited for up to 7 days.
  */
 const RETRY = { attempts: 6, minDelayMs: 30_000, maxDelayMs: 15 * MINUTE_MS };
 const ONBOARDING_TIMING = {
-  pollMinMs: MINUTE_MS,
+  pollMinMs: 2 * MINUTE_MS,
   pollMaxMs: 15 * MINUTE_MS,
   timeoutMs: 6 * 60 * MINUTE_MS,
   pendingTimeoutMs: 7 * 24 * 60 * MINUTE_MS,

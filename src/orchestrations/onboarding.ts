@@ -104,7 +104,9 @@ export function* onboardVm(context: df.OrchestrationContext): Orchestration<Onbo
   // The configuration time counts from when the VM runs.
   let runningSince: number | undefined = nowMs(context);
   let pendingSince: number | undefined;
-  for (let polls = 0; ; polls++) {
+  // A profile just assigned reports nothing yet: the first read waits for the first poll.
+  yield context.df.createTimer(instant(nowMs(context) + settings.pollMinMs));
+  for (let polls = 1; ; polls++) {
     const read = yield* callManagement(context, MANAGEMENT_ACTIVITY.readOnboarding, base(), retry);
     if (!read.ok) return yield* fail(read.error);
     const status = read.value;
