@@ -21,12 +21,12 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import subscriptions from '../infra/eventSubscriptions.json';
 import { createSimulator } from '../local/azure-sim';
 import { generateEstate } from '../local/azure-sim/estate/generate';
 import { ensureSimTls } from '../local/azure-sim/framework/tls';
 import { type AzuriteInstance, startAzurite } from '../local/azurite';
 import { clockEnv, createClock } from '../local/clock';
+import { productSubscriptions } from '../local/subscriptions';
 
 const APP_DIR = path.resolve(__dirname, '..');
 const HOST_CLI = path.join(APP_DIR, 'dist', 'local', 'host', 'cli.js');
@@ -41,29 +41,6 @@ interface Delivery {
   /** The ids of the events it carried (one per event of a batch). */
   ids: string[];
   status: number;
-}
-
-/** infra/main.bicep's `vm-written` subscription for the bench's only managed resource group. */
-function vmWrittenSubscription(subscriptionId: string, maxEventsPerBatch: number) {
-  return {
-    includedEventTypes: subscriptions.vmWritten.includedEventTypes,
-    advancedFilters: [
-      {
-        operatorType: 'StringIn' as const,
-        key: 'data.operationName',
-        values: subscriptions.vmWritten.operationNames,
-      },
-      {
-        operatorType: 'StringBeginsWith' as const,
-        key: 'subject',
-        values: [
-          `/subscriptions/${subscriptionId}/resourceGroups/${GROUP}/providers/Microsoft.Compute/virtualMachines/`,
-        ],
-      },
-    ],
-    maxEventsPerBatch,
-    preferredBatchSizeInKilobytes: subscriptions.delivery.preferredBatchSizeInKilobytes,
-  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -214,13 +191,13 @@ async function main(): Promise<void> {
       json: { type: 'boolean' },
       events: { type: 'string', default: '5000' },
       duplicates: { type: 'string', default: '0.2' },
-      batch: { type: 'string', default: String(subscriptions.delivery.maxEventsPerBatch) },
+      batch: { type: 'string' },
       'cpu-prof': { type: 'string' },
     },
   });
   const count = Number(values.events);
   const duplicateRate = Number(values.duplicates);
-  const batchSize = Number(values.batch);
+  const batchSize = values.batch === undefined ? undefined : Number(values.batch);
   const clockSettings = { scale: TIME_SCALE, origin: Date.now() };
   const clock = createClock(clockSettings);
   const azurite: AzuriteInstance = await startAzurite();
@@ -255,11 +232,14 @@ async function main(): Promise<void> {
   const deliveries: Delivery[] = [];
   const proxy = await startProxy(new URL(host.baseUrl), deliveries);
   try {
-    sim.core.addSubscription({
-      name: 'systemEvents',
-      ...vmWrittenSubscription(estate.subscriptionId, batchSize),
+    const [vmWritten] = productSubscriptions({
+      subscriptionId: estate.subscriptionId,
+      managedResourceGroups: [GROUP],
+      vaultId: `/subscriptions/${estate.subscriptionId}/resourceGroups/${estate.migrateProject.resourceGroup}/providers/Microsoft.RecoveryServices/vaults/${estate.migrateProject.vault}`,
       endpointUrl: `${proxy.url}/runtime/webhooks/eventgrid?functionName=systemEvents&code=${encodeURIComponent(keys.eventgrid_extension)}`,
+      ...(batchSize === undefined ? {} : { maxEventsPerBatch: batchSize }),
     });
+    sim.core.addSubscription(vmWritten!);
     const names = Array.from({ length: count }, (_, i) => `vm-${String(i).padStart(5, '0')}`);
     // The burst: every VM at once, as the control API's POST /_sim/vms creates them (events included).
     for (const name of names) {
@@ -317,7 +297,7 @@ async function main(): Promise<void> {
       cores: availableParallelism(),
       loadAverage1m: round(loadavg()[0]!),
       events: count,
-      maxEventsPerBatch: batchSize,
+      maxEventsPerBatch: vmWritten!.maxEventsPerBatch,
       /** POSTs to the webhook. */
       deliveries: deliveries.length,
       /** Events those POSTs carried, duplicates included. */

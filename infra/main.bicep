@@ -186,7 +186,6 @@ module targetAccess 'roles.bicep' = [for group in managedResourceGroups: {
 var webhookFunction = 'systemEvents'
 var vmSubjects = [for group in managedResourceGroups: '${subscription().id}/resourceGroups/${group}/providers/Microsoft.Compute/virtualMachines/']
 var vaultId = resourceId(migrateResourceGroup, 'Microsoft.RecoveryServices/vaults', migrateVaultName)
-var migrationItemOperations = 'Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationMigrationItems/'
 var deadLetterContainer = 'eventgrid-deadletters'
 // Event Grid's own retry schedule, at most 30 attempts in 24 h (azure-facts.md, "Event Grid").
 var retryPolicy = { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 }
@@ -231,8 +230,8 @@ resource policyDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   }
 }
 
-// Batching and the VM filter come from eventSubscriptions.json, which bench/events.ts subscribes with
-// too. Batches carry the events that are due together (a burst of VM creations); the extension runs
+// Batching and the filters come from eventSubscriptions.json, which rehearsals (local/stack.ts) and
+// bench/events.ts subscribe with too (local/subscriptions.ts). Batches carry the events that are due together (a burst of VM creations); the extension runs
 // the function once per event, all at once, and a failure makes Event Grid redeliver the whole batch,
 // which the idempotent handler absorbs (docs/events.md).
 var eventSubscriptions = loadJsonContent('eventSubscriptions.json')
@@ -281,9 +280,9 @@ resource migrationItemChanged 'Microsoft.EventGrid/systemTopics/eventSubscriptio
     destination: destination
     eventDeliverySchema: 'EventGridSchema'
     filter: {
-      includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess', 'Microsoft.Resources.ResourceActionSuccess']
+      includedEventTypes: eventSubscriptions.migrationItemChanged.includedEventTypes
       advancedFilters: [
-        { operatorType: 'StringBeginsWith', key: 'data.operationName', values: [migrationItemOperations] }
+        { operatorType: 'StringBeginsWith', key: 'data.operationName', values: [eventSubscriptions.migrationItemChanged.operationNamePrefix] }
         { operatorType: 'StringBeginsWith', key: 'subject', values: ['${vaultId}/'] }
       ]
     }
@@ -301,7 +300,7 @@ resource policyStateChanged 'Microsoft.EventGrid/systemTopics/eventSubscriptions
     destination: destination
     eventDeliverySchema: 'EventGridSchema'
     filter: {
-      includedEventTypes: ['Microsoft.PolicyInsights.PolicyStateChanged', 'Microsoft.PolicyInsights.PolicyStateCreated']
+      includedEventTypes: eventSubscriptions.policyState.includedEventTypes
       advancedFilters: [{ operatorType: 'StringBeginsWith', key: 'subject', values: vmSubjects }]
     }
     retryPolicy: retryPolicy

@@ -13,6 +13,7 @@ import { topicPath } from './azure-sim/eventgrid';
 import type { FaultProfileInput } from './azure-sim/faults/schema';
 import { type AzuriteInstance, startAzurite } from './azurite';
 import { type Clock, clockEnv, createClock } from './clock';
+import { productSubscriptions } from './subscriptions';
 
 /** The project root, whether this runs from source (local/) or from the build (dist/local/). */
 export const PROJECT_ROOT =
@@ -197,11 +198,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       name: string;
       config: { bindings: Record<string, { type: string }> };
     }[];
+    const { estate } = options;
+    const { migrateProject } = estate;
     for (const fn of functions) {
       if (!Object.values(fn.config.bindings).some((b) => b.type === 'eventGridTrigger')) continue;
-      const endpointUrl = `${baseUrl}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(fn.name)}&code=${encodeURIComponent(keys.eventgrid_extension)}`;
-      sim.core.addSubscription({ name: fn.name, endpointUrl });
-      log(`Event Grid subscription for ${fn.name}`);
+      // Subscribed as infra/main.bicep subscribes the app's webhook: the same filters and batches.
+      const subscriptions = productSubscriptions({
+        subscriptionId: estate.subscriptionId,
+        managedResourceGroups: estate.resourceGroups.map((g) => g.name),
+        vaultId: `/subscriptions/${estate.subscriptionId}/resourceGroups/${migrateProject.resourceGroup}/providers/Microsoft.RecoveryServices/vaults/${migrateProject.vault}`,
+        endpointUrl: `${baseUrl}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(fn.name)}&code=${encodeURIComponent(keys.eventgrid_extension)}`,
+      });
+      for (const subscription of subscriptions) sim.core.addSubscription(subscription);
+      log(`Event Grid subscriptions for ${fn.name}: ${subscriptions.map((s) => s.name).join(', ')}`);
     }
   };
 
