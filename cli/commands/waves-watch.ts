@@ -26,7 +26,9 @@ const MAX_OUTAGE_MS = 60_000;
 
 /** Every machine is final and the wave orchestration has recorded the end of the wave. */
 export function waveFinished(wave: WaveView): boolean {
-  return finishedCount(wave) === wave.machineCount && wave.status !== 'Running' && wave.status !== 'Creating';
+  return (
+    finishedCount(wave) === wave.machineCount && (wave.status === 'Completed' || wave.status === 'Cancelled')
+  );
 }
 
 export function run(args: string[]): Promise<number> {

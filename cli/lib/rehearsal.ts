@@ -251,7 +251,10 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalOutc
       if (options.approveAll && (wave.counts.AwaitingApproval ?? 0) > 0) {
         await api.act(submitted.id, 'approve', { approver: 'factory rehearse --approve-all' });
       }
-      if (finishedCount(wave) === wave.machineCount && wave.status !== 'Running') {
+      if (
+        finishedCount(wave) === wave.machineCount &&
+        (wave.status === 'Completed' || wave.status === 'Cancelled')
+      ) {
         finishedAtVirtual = stack.clock.now();
         break;
       }

@@ -27,6 +27,7 @@ export const ACTIVITY = {
   recordApproval: 'recordApproval',
   cleanupOnCancel: 'cleanupOnCancel',
   finishWave: 'finishWave',
+  markWave: 'markWave',
   notifyInstances: 'notifyInstances',
   startInstances: 'startInstances',
   instanceOutcomes: 'instanceOutcomes',
@@ -194,6 +195,13 @@ export interface FinishWaveInput {
   at: string;
 }
 
+export interface MarkWaveInput {
+  waveId: string;
+  /** Whether the wave holds its machines now (`Paused`) or runs them (`Running`). */
+  status: 'Running' | 'Paused';
+  at: string;
+}
+
 export interface NotifyInstancesInput {
   instanceIds: string[];
   event: string;
@@ -240,6 +248,7 @@ export interface ActivityTypes {
   recordApproval: [RecordApprovalInput, null];
   cleanupOnCancel: [ItemInput, CleanupOutput];
   finishWave: [FinishWaveInput, null];
+  markWave: [MarkWaveInput, null];
   notifyInstances: [NotifyInstancesInput, null];
   startInstances: [StartInstancesInput, StartInstancesOutput];
   instanceOutcomes: [InstanceOutcomesInput, InstanceOutcome[]];

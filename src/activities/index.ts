@@ -495,6 +495,11 @@ export function createActivities(deps: ActivityDeps): Activities {
       return null;
     },
 
+    async markWave({ waveId, status, at }) {
+      await journal.updateWave(waveId, { status, at });
+      return null;
+    },
+
     async notifyInstances({ instanceIds, event, data }, env) {
       await Promise.all(instanceIds.map((id) => env.raiseEvent(id, event, data ?? null)));
       return null;

@@ -275,7 +275,7 @@ function steer(event: 'Cancel' | 'Pause' | 'Resume') {
     const waveId = request.params.waveId!;
     const wave = await svc.journal.getWave(waveId);
     if (wave === undefined) return notFound(`wave ${waveId}`);
-    if (wave.status !== 'Running')
+    if (wave.status !== 'Running' && wave.status !== 'Paused')
       return problem(409, 'Wave not running', `wave ${waveId} is ${wave.status}`);
     const actor = actorOf(request, await jsonBody(request));
     const steering: SteeringRequest = { event, at: nowIso(), ...(actor === undefined ? {} : { actor }) };

@@ -209,6 +209,12 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
       paused = wanted;
       if (paused) withdraw();
       yield* notify(paused ? 'Pause' : 'Resume');
+      yield* mustCall(
+        context,
+        ACTIVITY.markWave,
+        { waveId, status: paused ? 'Paused' : 'Running', at: nowIso(context) },
+        retry,
+      );
     }
 
     const counts = tally(pending.length, running.size, results.values());

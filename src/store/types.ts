@@ -12,7 +12,8 @@ import type { Stage } from '../domain/lifecycle';
 export type CutoverMode = 'auto' | 'approval' | 'window';
 
 /** `Creating` until every machine row exists; the wave orchestration starts after that. */
-export type WaveStatus = 'Creating' | 'Running' | 'Completed' | 'Cancelled';
+/** `Paused`: the wave admits no machine and holds its running ones before their next Azure action. */
+export type WaveStatus = 'Creating' | 'Running' | 'Paused' | 'Completed' | 'Cancelled';
 
 export interface WaveRecord {
   id: string;

@@ -185,7 +185,11 @@ describe('pause and resume', () => {
     const before = testMigrations();
     // Four virtual hours: longer than these machines need to seed (at most 1.6 h) and be polled (hourly).
     await stack.clock.sleepUntil(stack.clock.now() + 4 * 3_600_000);
-    const paused = await wave(id);
+    const paused = await until(
+      () => wave(id),
+      (w) => w.status === 'Paused',
+      'the wave to read Paused',
+    );
     expect(
       paused.machines.every((m) =>
         ['Queued', 'Validating', 'Replicating', 'InitialSeeding'].includes(m.stage),
@@ -193,6 +197,11 @@ describe('pause and resume', () => {
     ).toBe(true);
     expect(testMigrations()).toBe(before);
     expect((await stack.api(`waves/${id}/resume`, { method: 'POST' })).status).toBe(202);
+    await until(
+      () => wave(id),
+      (w) => w.status !== 'Paused',
+      'the wave to leave Paused',
+    );
     const done = await until(() => wave(id), finished, 'the resumed wave to finish');
     expect(done.counts.Done).toBe(2);
   });

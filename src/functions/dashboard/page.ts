@@ -393,11 +393,12 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
 
     var awaiting = wave.counts.AwaitingApproval || 0;
     var running = wave.status === 'Running';
+    var paused = wave.status === 'Paused';
     $('approve-all').textContent = 'Approve all awaiting (' + awaiting + ')';
     $('approve-all').disabled = awaiting === 0;
     $('pause').disabled = !running;
-    $('resume').disabled = !running;
-    $('cancel').disabled = !running;
+    $('resume').disabled = !paused;
+    $('cancel').disabled = !running && !paused;
     $('report').setAttribute('href', API + waveBase() + '/report.csv');
 
     var total = Math.max(wave.machineCount, 1);
