@@ -360,6 +360,16 @@ describe('journal and lifecycle events', () => {
     expect(migration.calls).toEqual(['testMigrate']);
   });
 
+  it('marks a wave Paused and Running again', async () => {
+    expect(await activities.markWave({ waveId: 'w1', status: 'Paused', at: AT }, env())).toEqual({
+      ok: true,
+      value: null,
+    });
+    expect((await journal.getWave('w1'))?.status).toBe('Paused');
+    await activities.markWave({ waveId: 'w1', status: 'Running', at: AT }, env());
+    expect((await journal.getWave('w1'))?.status).toBe('Running');
+  });
+
   it('finishes a wave in the journal and tells the topic once per wave; a topic outage only warns', async () => {
     const finish = { waveId: 'w1', status: 'Completed' as const, at: AT };
     expect(await activities.finishWave(finish, env())).toEqual({ ok: true, value: null });
