@@ -295,17 +295,22 @@ export class EventGridDelivery {
       if (this.abort.signal.aborted) return;
       outcome = err instanceof Error && err.name === 'TimeoutError' ? 'TimedOut' : 'NetworkError';
     }
-    // All or none: the webhook's answer is every event's outcome.
+    // All or none: the webhook's answer is every event's outcome, and a retry takes them together.
+    const answeredAt = this.options.clock.now();
     for (const delivery of batch.deliveries) {
       delivery.lastOutcome = outcome;
       if (status !== undefined) delivery.lastStatus = status;
-      this.settle(subscriber, delivery, status);
+      this.settle(subscriber, delivery, status, answeredAt);
     }
   }
 
   /** After an attempt: a duplicate to follow, a retry, or a dead letter. */
-  private settle(subscriber: Subscriber, delivery: Delivery, status: number | undefined): void {
-    const { clock } = this.options;
+  private settle(
+    subscriber: Subscriber,
+    delivery: Delivery,
+    status: number | undefined,
+    now = this.options.clock.now(),
+  ): void {
     if (status !== undefined && status >= 200 && status < 300) {
       this.counters.delivered += 1;
       if (delivery.isDuplicate) this.counters.duplicatesSent += 1;
@@ -317,7 +322,7 @@ export class EventGridDelivery {
           loseFirstAttempt: false,
           isDuplicate: true,
         };
-        this.schedule(subscriber, copy, clock.now() + delivery.duplicateAfterMs);
+        this.schedule(subscriber, copy, now + delivery.duplicateAfterMs);
       }
       return;
     }
@@ -332,7 +337,7 @@ export class EventGridDelivery {
       this.deadLetter(subscriber, delivery, 'MaxDeliveryAttemptsExceeded');
       return;
     }
-    const next = clock.now() + retryDelayMs(delivery.attempts);
+    const next = now + retryDelayMs(delivery.attempts);
     if (next - delivery.publishedAt > EVENT_TIME_TO_LIVE_MS) {
       this.deadLetter(subscriber, delivery, 'TimeToLiveExceeded');
       return;
