@@ -12,6 +12,7 @@ import '../orchestrations/migrationItemOwner';
 import '../orchestrations/vmPipeline';
 import '../orchestrations/wave';
 import '../orchestrations/waveControl';
+import { isNotFound, startOnce, statusOf } from './durableClient';
 import { services } from './http/services';
 
 /** Activities that raise events to orchestrations get a durable client input. */
@@ -21,33 +22,18 @@ const NEEDS_CLIENT: ReadonlySet<ActivityName> = new Set([
   ACTIVITY.instanceOutcomes,
 ]);
 
-function isNotFound(error: unknown): boolean {
-  return error instanceof Error && /HTTP 404|No instance with ID/.test(error.message);
-}
-
 function envOf(name: ActivityName, context: InvocationContext): ActivityEnv {
   const client = () => {
     if (!NEEDS_CLIENT.has(name)) throw new Error(`activity ${name} has no durable client`);
     return df.getClient(context);
   };
-  const statusOf = async (instanceId: string) => {
-    try {
-      return await client().getStatus(instanceId, { showInput: false });
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  };
   return {
     warn: (message) => context.warn(message),
-    startInstance: async (orchestration, instanceId, input) => {
-      // A replayed activity must not start the instance again (startNew replaces an existing one).
-      if ((await statusOf(instanceId)) !== undefined) return false;
-      await client().startNew(orchestration, { instanceId, input });
-      return true;
-    },
+    // A replayed activity must not start the instance again.
+    startInstance: (orchestration, instanceId, input) =>
+      startOnce(client(), orchestration, instanceId, input),
     instanceStatus: async (instanceId) => {
-      const status = await statusOf(instanceId);
+      const status = await statusOf(client(), instanceId);
       return status === undefined
         ? undefined
         : { runtimeStatus: String(status.runtimeStatus), output: status.output };
@@ -57,7 +43,7 @@ function envOf(name: ActivityName, context: InvocationContext): ActivityEnv {
         await client().raiseEvent(instanceId, event, data);
       } catch (error) {
         // An instance that was never created cannot be waiting for the event; anything else is an error.
-        if (!(error instanceof Error && error.message.startsWith('No instance with ID'))) throw error;
+        if (!isNotFound(error)) throw error;
         context.warn(`${event} not raised: no instance ${instanceId}`);
       }
     },

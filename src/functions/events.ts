@@ -27,55 +27,11 @@ import { ITEM_OWNER_ENTITY, itemOwnerKey } from '../orchestrations/migrationItem
 import { ONBOARD_VM, type OnboardingInput, type OnboardingResult } from '../orchestrations/onboarding';
 import { REMEDIATE_DRIFT, type RemediationInput } from '../orchestrations/remediation';
 import { DRIFT_ENTITY } from '../orchestrations/vmDrift';
+import { isNotFound, startOnce } from './durableClient';
 import { type ManagementServices, managementServices } from './managementServices';
 
 export const SYSTEM_EVENTS_FUNCTION = 'systemEvents';
 export const MIGRATION_ITEM_CHANGED = 'MigrationItemChanged';
-
-const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
-
-function isNotFound(error: unknown): boolean {
-  return error instanceof Error && /HTTP 404|No instance with ID/.test(error.message);
-}
-
-function isConflict(error: unknown): boolean {
-  return error instanceof Error && /409|already exists/i.test(error.message);
-}
-
-/** The instance's status, or undefined when no instance has this id. */
-async function statusOf(client: df.DurableClient, instanceId: string) {
-  try {
-    return await client.getStatus(instanceId, { showInput: true });
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-}
-
-/**
- * Starts the orchestration unless an instance exists; answers whether it started one. The status
- * read cannot be left to startNew: with either host.json `overridableExistingInstanceStates`
- * (`AnyState`, `NonRunningStates`) a start replaces a finished instance, so a late duplicate of the
- * event would run a completed onboarding again.
- */
-async function startOnce(
-  client: df.DurableClient,
-  name: string,
-  instanceId: string,
-  input: unknown,
-  rerun: (status: df.DurableOrchestrationStatus) => boolean = () => false,
-): Promise<boolean> {
-  const existing = await statusOf(client, instanceId);
-  if (existing !== undefined && !(TERMINAL.has(existing.runtimeStatus) && rerun(existing))) return false;
-  try {
-    await client.startNew(name, { instanceId, input });
-    return true;
-  } catch (error) {
-    // Another delivery of the same event started it a moment ago.
-    if (isConflict(error)) return false;
-    throw error;
-  }
-}
 
 function inManagedGroup(svc: ManagementServices, resourceGroup: string): boolean {
   const group = resourceGroup.toLowerCase();

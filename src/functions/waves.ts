@@ -25,9 +25,10 @@ import type { WaveSettings } from '../orchestrations/wave';
 import { waveControlId } from '../orchestrations/waveControl';
 import type { SteeringRequest } from '../orchestrations/waveRules';
 import type { MachineRecord, WaveRecord } from '../store/types';
+import { instanceExists } from './durableClient';
 import { json, jsonBody, notFound, pageSizeOf, problem, stringMember, unexpected } from './http/responses';
 import { type Services, services } from './http/services';
-import { instanceExists, type PlanBody, submitWave } from './http/submit';
+import { type PlanBody, submitWave } from './http/submit';
 
 type Handler = (
   request: HttpRequest,

@@ -15,6 +15,7 @@ import { resolvePlan } from '../../domain/resolve';
 import { checkPlanCsv, checkPlanJson, type ValidationContext } from '../../domain/validate';
 import { WAVE, type WaveInput } from '../../orchestrations/wave';
 import type { ActiveMachine, WaveRecord } from '../../store/types';
+import { instanceExists } from '../durableClient';
 import { loadInventory } from './inventory';
 import { machineJob, targetGroupsOf, waveMachine } from './jobs';
 import type { Services } from './services';
@@ -195,16 +196,5 @@ async function publishWaveStarted(services: Services, wave: WaveRecord, at: stri
     ]);
   } catch (error) {
     console.warn(`wave ${wave.id}: Factory.Wave.Started not published: ${describeError(error).message}`);
-  }
-}
-
-/** Whether the durable engine knows the instance (the client answers 404 with an error). */
-export async function instanceExists(client: DurableClient, instanceId: string): Promise<boolean> {
-  try {
-    await client.getStatus(instanceId);
-    return true;
-  } catch (error) {
-    if (error instanceof Error && /\b404\b/.test(error.message)) return false;
-    throw error;
   }
 }

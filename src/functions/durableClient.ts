@@ -1,0 +1,59 @@
+/**
+ * The durable client calls the app makes in more than one place: an instance's status (the client
+ * answers an unknown id with an error), and a start that leaves an existing instance alone.
+ */
+import type * as df from 'durable-functions';
+
+const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
+
+/** The client's error for an instance id it does not know. */
+export function isNotFound(error: unknown): boolean {
+  return error instanceof Error && /HTTP 404|No instance with ID/.test(error.message);
+}
+
+function isConflict(error: unknown): boolean {
+  return error instanceof Error && /409|already exists/i.test(error.message);
+}
+
+/** The instance's status, or undefined when no instance has this id. */
+export async function statusOf(
+  client: df.DurableClient,
+  instanceId: string,
+  options: { showInput?: boolean } = {},
+): Promise<df.DurableOrchestrationStatus | undefined> {
+  try {
+    return await client.getStatus(instanceId, options);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+export async function instanceExists(client: df.DurableClient, instanceId: string): Promise<boolean> {
+  return (await statusOf(client, instanceId)) !== undefined;
+}
+
+/**
+ * Starts the orchestration unless an instance exists (or, when `rerun` says so, a finished one
+ * should run again); answers whether it started one. The status read cannot be left to startNew:
+ * with either host.json `overridableExistingInstanceStates` (`AnyState`, `NonRunningStates`) a
+ * start replaces a finished instance, so a late duplicate of a request would run it again.
+ */
+export async function startOnce(
+  client: df.DurableClient,
+  name: string,
+  instanceId: string,
+  input: unknown,
+  rerun: (status: df.DurableOrchestrationStatus) => boolean = () => false,
+): Promise<boolean> {
+  const existing = await statusOf(client, instanceId, { showInput: true });
+  if (existing !== undefined && !(TERMINAL.has(existing.runtimeStatus) && rerun(existing))) return false;
+  try {
+    await client.startNew(name, { instanceId, input });
+    return true;
+  } catch (error) {
+    // Another request started it a moment ago.
+    if (isConflict(error)) return false;
+    throw error;
+  }
+}
