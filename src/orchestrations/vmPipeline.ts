@@ -233,8 +233,7 @@ class PipelineRun {
       this.enter('CleaningUpTest', {
         reason: 'a test migration of an earlier run is cleaned up first',
       });
-      const cleanup = yield* this.start(ACTIVITY.startTestCleanup, 'CleaningUpTest');
-      yield* this.waitFor('testCleanup', 'CleaningUpTest', cleanup.action === 'started');
+      yield* this.startAndWait(ACTIVITY.startTestCleanup, 'testCleanup', 'CleaningUpTest');
     }
     if (before(from, 'CleaningUpTest') && !job.skipTestMigration) {
       yield* this.testMigration(job);
@@ -250,14 +249,12 @@ class PipelineRun {
           ? 'the source VM is shut down before the final sync'
           : 'the source VM stays on',
       });
-      const migrate = yield* this.start(ACTIVITY.startMigrate, 'MigratingCutover');
-      yield* this.waitFor('migrate', 'MigratingCutover', migrate.action === 'started');
+      yield* this.startAndWait(ACTIVITY.startMigrate, 'migrate', 'MigratingCutover');
     }
     this.cancellable = false;
     if (before(from, 'Completing')) {
       this.enter('Completing');
-      const complete = yield* this.start(ACTIVITY.completeMigration, 'Completing');
-      yield* this.waitFor('complete', 'Completing', complete.action === 'started');
+      yield* this.startAndWait(ACTIVITY.completeMigration, 'complete', 'Completing');
     }
     this.releaseItem();
     yield* this.releaseSlot();
@@ -319,8 +316,7 @@ class PipelineRun {
         'CleaningUpTest',
         failure ? { reason: `test failed: ${failure.error.message}`, error: failure.error } : {},
       );
-      const cleanup = yield* this.start(ACTIVITY.startTestCleanup, 'CleaningUpTest');
-      yield* this.waitFor('testCleanup', 'CleaningUpTest', cleanup.action === 'started');
+      yield* this.startAndWait(ACTIVITY.startTestCleanup, 'testCleanup', 'CleaningUpTest');
       if (failure === undefined) return;
       if (attempt >= this.settings.testAttempts) throw new StepFailed(failure.stage, failure.error);
     }
@@ -479,6 +475,16 @@ class PipelineRun {
         this.cancellable ? ['Resume', 'Pause', 'Cancel'] : ['Resume', 'Pause'],
       );
     }
+  }
+
+  /** Starts an Azure operation and waits for it (no read before the first poll when it was started now). */
+  private *startAndWait(
+    name: Parameters<PipelineRun['start']>[0],
+    phase: Phase,
+    stage: Stage,
+  ): Orchestration<ItemSnapshot | null> {
+    const outcome = yield* this.start(name, stage);
+    return yield* this.waitFor(phase, stage, outcome.action === 'started');
   }
 
   /** Starts an Azure operation; an operation Azure does not allow in the item's state fails the step. */
