@@ -12,9 +12,9 @@ import { createSimulator, type Simulator } from '../../local/azure-sim/index';
 import { type AzuriteInstance, startAzurite } from '../../local/azurite';
 import { type Clock, createClock } from '../../local/clock';
 import { type RunningHost, startHost } from '../../local/host/index';
-import { DURABLE_SYSTEM_KEY, EVENTGRID_SYSTEM_KEY, generateKeys } from '../../local/host/keys';
+import { EVENTGRID_SYSTEM_KEY, generateKeys } from '../../local/host/keys';
 import { appSettings } from '../../local/stack';
-import { LOG_STORAGE_ACCOUNT, TIME_SCALE } from './pipeline-support';
+import { durableStatus, type InstanceStatus, LOG_STORAGE_ACCOUNT, TIME_SCALE } from './pipeline-support';
 
 export { estateOf, planOf, SUBSCRIPTION, until } from './pipeline-support';
 
@@ -32,7 +32,7 @@ export interface EventsStack {
   /** The host's Event Grid webhook for `systemEvents`, with the system key. */
   webhookUrl: string;
   /** A durable instance's status (with input and output), or undefined when it does not exist. */
-  instance(instanceId: string): Promise<{ runtimeStatus: string; output?: unknown } | undefined>;
+  instance(instanceId: string): Promise<InstanceStatus | undefined>;
   /** The ARM id of a VM in the estate's subscription. */
   vmId(resourceGroup: string, name: string): string;
   stop(): Promise<void>;
@@ -98,13 +98,7 @@ export async function startEventsStack(options: {
       return JSON.parse(text) as unknown;
     },
     webhookUrl,
-    instance: async (instanceId) => {
-      const response = await fetch(
-        `${host.baseUrl}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}?code=${encodeURIComponent(keys.systemKeys[DURABLE_SYSTEM_KEY]!)}`,
-      );
-      if (response.status === 404) return undefined;
-      return (await response.json()) as { runtimeStatus: string; output?: unknown };
-    },
+    instance: (instanceId) => durableStatus(host.baseUrl, keys, instanceId),
     vmId: (resourceGroup, name) =>
       `/subscriptions/${options.estate.subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Compute/virtualMachines/${name}`,
     stop: async () => {

@@ -10,7 +10,7 @@ import { createSimulator, type Simulator } from '../../local/azure-sim/index';
 import { type AzuriteInstance, startAzurite } from '../../local/azurite';
 import { type Clock, createClock } from '../../local/clock';
 import { type RunningHost, startHost } from '../../local/host/index';
-import { DURABLE_SYSTEM_KEY, generateKeys } from '../../local/host/keys';
+import { DURABLE_SYSTEM_KEY, generateKeys, type HostKeys } from '../../local/host/keys';
 import { appSettings } from '../../local/stack';
 
 export const SUBSCRIPTION = '6f1c2a9e-0000-4000-8000-000000000001';
@@ -105,6 +105,26 @@ export function planOf(names: string[], options: PlanOptions = {}) {
   };
 }
 
+export interface InstanceStatus {
+  runtimeStatus: string;
+  customStatus?: unknown;
+  output?: unknown;
+}
+
+/** A durable instance's status through the host's durable HTTP API (with its system key). */
+export async function durableStatus(
+  baseUrl: string,
+  keys: HostKeys,
+  instanceId: string,
+): Promise<InstanceStatus | undefined> {
+  const url = new URL(`/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}`, baseUrl);
+  url.searchParams.set('code', keys.systemKeys[DURABLE_SYSTEM_KEY]!);
+  const response = await fetch(url);
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw new Error(`status of ${instanceId}: HTTP ${response.status}`);
+  return (await response.json()) as InstanceStatus;
+}
+
 export interface Stack {
   sim: Simulator;
   host: RunningHost;
@@ -114,8 +134,8 @@ export interface Stack {
   logs: string[];
   /** fetch against the host with the function key. */
   api(route: string, init?: RequestInit): Promise<Response>;
-  /** The durable status of an orchestration instance (the durable HTTP API with its system key). */
-  instanceStatus(instanceId: string): Promise<{ runtimeStatus: string; customStatus?: unknown }>;
+  /** A durable instance's status, or undefined when it does not exist. */
+  instance(instanceId: string): Promise<InstanceStatus | undefined>;
   stop(): Promise<void>;
 }
 
@@ -161,16 +181,7 @@ export async function startStack(options: {
       url.searchParams.set('code', keys.functionKeys.default!);
       return fetch(url, init);
     },
-    instanceStatus: async (instanceId) => {
-      const url = new URL(
-        `/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}`,
-        host.baseUrl,
-      );
-      url.searchParams.set('code', keys.systemKeys[DURABLE_SYSTEM_KEY]!);
-      const res = await fetch(url);
-      if (!res.ok) throw new Error(`status of ${instanceId}: HTTP ${res.status}`);
-      return (await res.json()) as { runtimeStatus: string; customStatus?: unknown };
-    },
+    instance: (instanceId) => durableStatus(host.baseUrl, keys, instanceId),
     stop: async () => {
       await host.stop();
       await sim.stop();
