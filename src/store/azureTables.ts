@@ -165,9 +165,12 @@ export class AzureTableStore implements TableStore {
       }
       const actions = operations.map(toAction);
       const response = await client.submitTransaction(actions);
-      for (const sub of response.subResponses) {
-        if (sub.rowKey !== undefined && sub.etag !== undefined) etags.set(sub.rowKey, sub.etag);
-      }
+      // Sub-responses come in the order of the operations; only inserts name their row.
+      response.subResponses.forEach((sub, i) => {
+        const op = operations[i];
+        if (op !== undefined && op.kind !== 'delete' && sub.etag !== undefined)
+          etags.set(op.row.rowKey, sub.etag);
+      });
       return etags;
     } catch (error) {
       throw mapError(error, table);

@@ -111,6 +111,23 @@ describe('durable engine on Azure Storage', () => {
     expect(status.output).toBe(300 * 301);
   });
 
+  it('fires a timer that was waiting when the host stopped', async () => {
+    // Five virtual days (1.2 s real, one timer: short timers go up to 6 days): still waiting when the
+    // host stops. Its TimerCreated is its only record: the last commit (the ping's) sent nothing.
+    const minutes = 5 * 24 * 60;
+    const id = await api.start('timerAfterPing', { minutes });
+    await api.waitFor(id, (s) => s.runtimeStatus === 'Running');
+    await api.client('raise', id, { name: 'ping', data: null });
+    await api.waitFor(id, (s) => s.customStatus === 'pinged');
+    await host.stop();
+    host = await start();
+    api = new DurableApi(host.baseUrl);
+    const status = await api.finished(id);
+    const { started, woke, pinged } = status.output as { started: number; woke: number; pinged: boolean };
+    expect(pinged).toBe(true);
+    expect(woke - started).toBeGreaterThanOrEqual(minutes * 60_000);
+  });
+
   it('picks up where it stopped after a restart of the host', async () => {
     const id = await api.start('status');
     await api.waitFor(id, (s) => s.customStatus !== null);

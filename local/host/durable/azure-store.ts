@@ -35,8 +35,6 @@ const TRANSACTION_CHARS = 2_000_000;
 const TRANSACTION_ROWS = 99;
 /** Queue messages are limited to 64 KiB; larger bodies go to a blob. */
 const MAX_MESSAGE_CHARS = 45_000;
-/** Queue visibility delays are capped at 7 days (s). */
-const MAX_DELAY_S = 7 * 24 * 3600 - 60;
 const SEND_CONCURRENCY = 64;
 const SENTINEL = 'sentinel';
 
@@ -103,18 +101,15 @@ interface Handle {
 
 class AzureQueue<T> implements DurableQueue<T> {
   private readonly waiters = new Set<() => void>();
-  private readonly wakeTimers = new Set<NodeJS.Timeout>();
 
   constructor(
     readonly client: QueueClient,
     private readonly blobs: ContainerClient,
   ) {}
 
-  async send(items: { body: T; delayMs?: number }[]): Promise<void> {
-    await inParallel(items, SEND_CONCURRENCY, async ({ body, delayMs }) => {
-      const delayS = delayMs && delayMs > 0 ? Math.min(MAX_DELAY_S, Math.ceil(delayMs / 1000)) : 0;
-      await this.sendOne(body, delayS);
-      if (delayS > 0) this.wakeAt(delayS * 1000);
+  async send(items: T[]): Promise<void> {
+    await inParallel(items, SEND_CONCURRENCY, async (body) => {
+      await this.sendOne(body, 0);
     });
     this.notify();
   }
@@ -204,21 +199,6 @@ class AzureQueue<T> implements DurableQueue<T> {
     });
   }
 
-  close(): void {
-    for (const timer of this.wakeTimers) clearTimeout(timer);
-    this.wakeTimers.clear();
-  }
-
-  /** Messages this process delays (timers) wake the poller when due instead of waiting for a poll. */
-  private wakeAt(ms: number): void {
-    const timer = setTimeout(() => {
-      this.wakeTimers.delete(timer);
-      this.notify();
-    }, ms + 50);
-    timer.unref();
-    this.wakeTimers.add(timer);
-  }
-
   private notify(): void {
     for (const waiter of [...this.waiters]) waiter();
   }
@@ -275,11 +255,6 @@ export class AzureStore implements DurableStore {
       ...this.controlQueues.map((q) => q.client.createIfNotExists()),
       this.workItems.client.createIfNotExists(),
     ]);
-  }
-
-  async close(): Promise<void> {
-    for (const queue of this.controlQueues) queue.close();
-    this.workItems.close();
   }
 
   async load(instanceId: string): Promise<Snapshot | undefined> {
@@ -363,7 +338,9 @@ export class AzureStore implements DurableStore {
     last.push(sentinelAction);
     try {
       const response = await this.history.submitTransaction(last);
-      const newTag = response.getResponseForEntity(SENTINEL)?.etag;
+      // Sub-responses come in the order of the operations, and only inserts name their row: the
+      // sentinel's update is the last one.
+      const newTag = response.subResponses.at(-1)?.etag;
       if (newTag) return newTag;
       return (
         await this.history.getEntity(record.instanceId, SENTINEL, { queryOptions: { select: ['RowKey'] } })

@@ -26,6 +26,7 @@ import {
   type OrchestratorOutcome,
   type OrchestratorState,
   processOrchestration,
+  timerFired,
   type WorkResult,
 } from './orchestration';
 import type { EngineSettings } from './settings';
@@ -55,8 +56,8 @@ const MAX_SESSIONS = 256;
 /** A work item that fails (storage unreachable...) is retried this often, this many ms apart (times the attempt). */
 const MAX_WORK_ITEM_FAILURES = 5;
 const RETRY_DELAY_MS = 1000;
-/** Real ms: durable timers due within this fire from an in-process timer. */
-const LOCAL_TIMER_MS = 60_000;
+/** Longest single real wait of a durable timer; longer ones are re-armed (setTimeout's limit is 24.8 days). */
+const MAX_TIMER_WAIT_MS = 60_000;
 
 /** A counting semaphore. */
 class Slots {
@@ -135,6 +136,8 @@ export class DurableEngine {
   private readonly doneWork = new Set<string>();
   private readonly abort = new AbortController();
   private readonly localTimers = new Set<NodeJS.Timeout>();
+  /** Durable timers armed in this process, by message id. */
+  private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly loops: Promise<void>[] = [];
   private readonly idleWaiters = new Set<() => void>();
   private capacityWaiter: (() => void) | undefined;
@@ -202,8 +205,8 @@ export class DurableEngine {
         if (projectionChanged(status, snapshot.record)) await this.store.writeStatus(snapshot.record);
         const pending = unanswered(snapshot);
         const { control } = unsent(snapshot.record, snapshot.history);
-        await this.store.workItems.send(pending.map((body) => ({ body })));
-        await this.send(control, []);
+        await this.store.workItems.send(pending);
+        await this.send([...control, ...unfiredTimers(snapshot)], []);
       }
       continuation = page.continuation;
     } while (continuation && !this.abort.signal.aborted);
@@ -214,6 +217,8 @@ export class DurableEngine {
     this.capacityWaiter?.();
     clearInterval(this.renewTimer);
     for (const timer of this.localTimers) clearTimeout(timer);
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
     // Work not started yet is left to the next start: its leases lapse, recover() re-queues activities.
     for (const waiting of this.localWork.splice(0)) this.forget(waiting.lease);
     for (const session of this.runnable.splice(0)) {
@@ -221,7 +226,6 @@ export class DurableEngine {
     }
     await Promise.allSettled(this.loops);
     await this.whenIdle();
-    await this.store.close();
   }
 
   // ---- client operations (durable HTTP API) ----
@@ -400,58 +404,68 @@ export class DurableEngine {
   // ---- queues ----
 
   /**
-   * Sends messages after the state that produced them is committed. Timers wait in their queue;
-   * everything else is sent leased and worked on here at once (its queue copy only matters if this
-   * process dies before finishing it).
+   * Sends messages after the state that produced them is committed: each is sent leased and worked
+   * on here at once (its queue copy only matters if this process dies before finishing it). Timers
+   * are not queued at all: the committed TimerCreated is their durable record, like TaskScheduled
+   * for activities, and recover() arms the unfired ones again after a crash.
    */
   private async send(control: ControlMessage[], work: WorkItem[]): Promise<void> {
-    const { store, clock, settings } = this.options;
-    const delayed = new Map<number, { body: ControlMessage; delayMs: number }[]>();
+    const { store, settings } = this.options;
     const immediate = new Map<number, ControlMessage[]>();
     for (const message of control) {
-      const partition = partitionOf(message.instanceId, store.controlQueues.length);
-      const delayMs = message.kind === 'event' && message.fireAt ? clock.realDelayUntil(message.fireAt) : 0;
-      if (delayMs > 0) {
-        const list = delayed.get(partition) ?? [];
-        list.push({ body: message, delayMs });
-        delayed.set(partition, list);
-      } else {
-        const list = immediate.get(partition) ?? [];
-        list.push(message);
-        immediate.set(partition, list);
+      if (message.kind === 'event' && message.fireAt !== undefined) {
+        this.armTimer(message, message.fireAt);
+        continue;
       }
+      const partition = partitionOf(message.instanceId, store.controlQueues.length);
+      const list = immediate.get(partition) ?? [];
+      list.push(message);
+      immediate.set(partition, list);
     }
-    await Promise.all([
-      ...[...delayed].map(async ([partition, items]) => {
-        const queue = store.controlQueues[partition]!;
-        // Timers due soon fire from an in-process timer, to the millisecond; their queue copy (kept
-        // invisible until then) only fires if this process dies first. Later ones wait in the queue.
-        const soon = items.filter((item) => item.delayMs <= LOCAL_TIMER_MS);
-        const later = items.filter((item) => item.delayMs > LOCAL_TIMER_MS);
-        if (later.length > 0) await queue.send(later);
-        if (soon.length === 0) return;
-        const leased = await queue.sendLeased(
-          soon.map((item) => item.body),
-          LOCAL_TIMER_MS + settings.controlQueueVisibilityMs,
-        );
-        leased.forEach((message, i) => {
-          const timer = setTimeout(() => {
-            this.localTimers.delete(timer);
-            if (!this.abort.signal.aborted) this.acceptControl(queue, message, true);
-          }, soon[i]!.delayMs);
-          this.localTimers.add(timer);
-        });
-      }),
-      ...[...immediate].map(async ([partition, items]) => {
+    await Promise.all(
+      [...immediate].map(async ([partition, items]) => {
         const queue = store.controlQueues[partition]!;
         for (const message of await queue.sendLeased(items, settings.controlQueueVisibilityMs)) {
           this.acceptControl(queue, message, true);
         }
       }),
-    ]);
+    );
     // Activities run here without a queue message: the committed TaskScheduled is their durable
     // record, and recover() re-queues the unanswered ones after a crash.
     for (const body of work) this.acceptWork({ body, dequeueCount: 1, handle: undefined }, true);
+  }
+
+  /** Delivers a durable timer's TimerFired when virtual time reaches `fireAt` (once per message id). */
+  private armTimer(message: ControlMessage & { kind: 'event' }, fireAt: number): void {
+    if (this.timers.has(message.id) || this.abort.signal.aborted) return;
+    const step = () => {
+      const delay = this.options.clock.realDelayUntil(fireAt);
+      if (delay > 0) {
+        this.timers.set(message.id, setTimeout(step, Math.min(delay, MAX_TIMER_WAIT_MS)));
+        return;
+      }
+      this.timers.delete(message.id);
+      if (this.abort.signal.aborted) return;
+      this.dispatch(message.instanceId, {
+        incoming: {
+          event: message.event,
+          messageId: message.id,
+          ...(message.executionId ? { executionId: message.executionId } : {}),
+        },
+        redelivered: false,
+        ack: async () => {},
+        // Given up (storage failing): fires again after a lease's time, as a queued message would.
+        drop: () => {
+          const retry = setTimeout(() => {
+            this.localTimers.delete(retry);
+            this.armTimer(message, fireAt);
+          }, this.options.settings.controlQueueVisibilityMs);
+          this.localTimers.add(retry);
+        },
+      });
+    };
+    // Holds the id until the first step runs, so arming the same timer twice meanwhile is ignored.
+    this.timers.set(message.id, setTimeout(step, 0));
   }
 
   private hold(queue: DurableQueue<unknown>, message: Received<unknown>, visibilityMs: number): Lease {
@@ -482,7 +496,7 @@ export class DurableEngine {
   }
 
   private async controlLoop(queue: DurableQueue<ControlMessage>): Promise<void> {
-    const { settings, clock } = this.options;
+    const { settings } = this.options;
     const signal = this.abort.signal;
     let idleMs = 10;
     while (!signal.aborted) {
@@ -508,16 +522,7 @@ export class DurableEngine {
         continue;
       }
       idleMs = 10;
-      for (const message of messages) {
-        const body = message.body;
-        if (body.kind === 'event' && body.fireAt && body.fireAt > clock.now()) {
-          // Queues cap visibility delays (7 days): a timer that is not due yet goes back to wait.
-          await this.send([body], []);
-          await queue.delete(message);
-          continue;
-        }
-        this.acceptControl(queue, message, false);
-      }
+      for (const message of messages) this.acceptControl(queue, message, false);
     }
   }
 
@@ -1022,6 +1027,16 @@ function unanswered(snapshot: Snapshot): WorkItem[] {
       name: e.Name!,
       input: e.Input!,
     }));
+}
+
+/** TimerFired messages of the current execution's timers that have not fired. */
+function unfiredTimers(snapshot: Snapshot): ControlMessage[] {
+  const { record, history } = snapshot;
+  const fired = new Set<number>();
+  for (const e of history) if (e.EventType === EventType.TimerFired) fired.add(e.TimerId!);
+  return history
+    .filter((e) => e.EventType === EventType.TimerCreated && e.FireAt !== undefined && !fired.has(e.EventId))
+    .map((e) => timerFired(record.instanceId, record.executionId, e.EventId, Date.parse(e.FireAt!)));
 }
 
 /** The part of a record's outbox that may still matter given `history` (of the current execution). */

@@ -14,25 +14,14 @@ import {
 interface Held<T> {
   body: T;
   dequeueCount: number;
-  /** Real ms. */
-  visibleAt: number;
 }
 
 class MemoryQueue<T> implements DurableQueue<T> {
   private ready: Held<T>[] = [];
-  private delayed: Held<T>[] = [];
   private waiters = new Set<() => void>();
-  private wakeTimer: NodeJS.Timeout | undefined;
 
-  async send(items: { body: T; delayMs?: number }[]): Promise<void> {
-    const now = Date.now();
-    for (const { body, delayMs } of items) {
-      const held = { body, dequeueCount: 0, visibleAt: now + (delayMs ?? 0) };
-      if (delayMs && delayMs > 0) this.delayed.push(held);
-      else this.ready.push(held);
-    }
-    if (this.delayed.length > 0) this.delayed.sort((a, b) => a.visibleAt - b.visibleAt);
-    this.scheduleWake();
+  async send(items: T[]): Promise<void> {
+    for (const body of items) this.ready.push({ body, dequeueCount: 0 });
     this.notify();
   }
 
@@ -41,7 +30,6 @@ class MemoryQueue<T> implements DurableQueue<T> {
   }
 
   async receive(max: number): Promise<Received<T>[]> {
-    this.promoteDue();
     const taken = this.ready.splice(0, max);
     return taken.map((held) => {
       held.dequeueCount++;
@@ -54,7 +42,6 @@ class MemoryQueue<T> implements DurableQueue<T> {
   async extend(): Promise<void> {}
 
   wait(ms: number, signal: AbortSignal): Promise<void> {
-    this.promoteDue();
     if (this.ready.length > 0 || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
@@ -67,32 +54,6 @@ class MemoryQueue<T> implements DurableQueue<T> {
       this.waiters.add(done);
       signal.addEventListener('abort', done, { once: true });
     });
-  }
-
-  close(): void {
-    clearTimeout(this.wakeTimer);
-  }
-
-  private promoteDue(): void {
-    const now = Date.now();
-    let due = 0;
-    while (due < this.delayed.length && this.delayed[due]!.visibleAt <= now) due++;
-    if (due > 0) this.ready.push(...this.delayed.splice(0, due));
-  }
-
-  private scheduleWake(): void {
-    clearTimeout(this.wakeTimer);
-    const next = this.delayed[0];
-    if (!next) return;
-    this.wakeTimer = setTimeout(
-      () => {
-        this.promoteDue();
-        this.scheduleWake();
-        this.notify();
-      },
-      Math.max(0, next.visibleAt - Date.now()),
-    );
-    this.wakeTimer.unref();
   }
 
   private notify(): void {
@@ -117,11 +78,6 @@ export class MemoryStore implements DurableStore {
   }
 
   async init(): Promise<void> {}
-
-  async close(): Promise<void> {
-    for (const queue of this.controlQueues) queue.close();
-    this.workItems.close();
-  }
 
   async load(instanceId: string): Promise<Snapshot | undefined> {
     const stored = this.states.get(instanceId);

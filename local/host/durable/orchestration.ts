@@ -224,16 +224,10 @@ class Work {
   }
 
   timer(id: number, fireAt: number, now: number): void {
-    const fireAtIso = new Date(fireAt).toISOString();
-    this.append(newEvent(EventType.TimerCreated, now, { EventId: id, FireAt: fireAtIso }));
-    this.control.push({
-      kind: 'event',
-      id: `${this.instanceId}|${this.record.executionId}|timer|${id}`,
-      instanceId: this.instanceId,
-      executionId: this.record.executionId,
-      event: newEvent(EventType.TimerFired, fireAt, { TimerId: id, FireAt: fireAtIso }),
-      fireAt,
-    });
+    this.append(
+      newEvent(EventType.TimerCreated, now, { EventId: id, FireAt: new Date(fireAt).toISOString() }),
+    );
+    this.control.push(timerFired(this.instanceId, this.record.executionId, id, fireAt));
   }
 
   scheduleActivity(id: number, name: string, input: string, now: number): void {
@@ -775,3 +769,20 @@ function retryState(kind: RetryState['kind'], action: Action, input: string, now
 }
 
 export { entitySchedulerId };
+
+/** The message that fires durable timer `id` of an execution at `fireAt` (virtual ms). */
+export function timerFired(
+  instanceId: string,
+  executionId: string,
+  id: number,
+  fireAt: number,
+): ControlMessage {
+  return {
+    kind: 'event',
+    id: `${instanceId}|${executionId}|timer|${id}`,
+    instanceId,
+    executionId,
+    event: newEvent(EventType.TimerFired, fireAt, { TimerId: id, FireAt: new Date(fireAt).toISOString() }),
+    fireAt,
+  };
+}

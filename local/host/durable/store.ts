@@ -103,8 +103,7 @@ export interface Received<T> {
 }
 
 export interface DurableQueue<T> {
-  /** `delayMs` is real milliseconds before the message becomes visible. */
-  send(items: { body: T; delayMs?: number }[]): Promise<void>;
+  send(items: T[]): Promise<void>;
   /**
    * Sends messages that stay invisible for `leaseMs` and hands them back as if received: this
    * process works on them at once, and they reach the queue's readers only if it dies first.
@@ -133,7 +132,6 @@ export interface DurableStore {
   readonly controlQueues: readonly DurableQueue<ControlMessage>[];
   readonly workItems: DurableQueue<WorkItem>;
   init(): Promise<void>;
-  close(): Promise<void>;
   /** The authoritative state of an instance, or undefined if it never ran. */
   load(instanceId: string): Promise<Snapshot | undefined>;
   /**
