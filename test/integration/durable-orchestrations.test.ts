@@ -162,6 +162,16 @@ describe('orchestrations', () => {
     expect(status.customStatus).toEqual({ total: 6 });
   });
 
+  it('hands a carried-over event to the next execution once: taken there, it is gone', async () => {
+    const id = await api.start('carryTicks', { generation: 1 });
+    await api.waitFor(id, (s) => s.runtimeStatus === 'Running');
+    // Raised before 'go': carried into generation 2, which takes all three in one episode.
+    for (let i = 0; i < 3; i++) await api.client('raise', id, { name: 'tick', data: i });
+    await api.client('raise', id, { name: 'go', data: null });
+    const status = await api.finished(id);
+    expect(status.output).toEqual({ generation: 3, extraTick: false });
+  });
+
   it('shows custom status while running and after completion', async () => {
     const id = await api.start('status');
     const waiting = await api.waitFor(id, (s) => s.customStatus !== null);

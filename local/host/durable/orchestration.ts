@@ -642,10 +642,15 @@ async function runEpisode(
   const fresh = leaves.slice(w.exec.processed);
   w.exec.processed = leaves.length;
   const continueAsNew = fresh.find((a) => a.actionType === ActionType.ContinueAsNew);
+  // An execution that continues as new sends only its signals; its last waits still count, as the
+  // events they took (from the buffer) must not be handed to the next execution again.
+  const keptOnContinue: number[] = [
+    ActionType.ContinueAsNew,
+    ActionType.SignalEntity,
+    ActionType.WaitForExternalEvent,
+  ];
   for (const action of fresh) {
-    if (continueAsNew && action.actionType !== ActionType.SignalEntity) {
-      if (action.actionType !== ActionType.ContinueAsNew) continue;
-    }
+    if (continueAsNew && !keptOnContinue.includes(action.actionType)) continue;
     applyAction(ctx, w, action, now, state.schemaVersion ?? 0);
   }
   w.append(newEvent(EventType.OrchestratorCompleted, now));
