@@ -119,8 +119,10 @@ export interface PollTiming {
 
 /**
  * When to read the item next, in epoch ms. With two progress readings the operation's rate gives
- * a projected completion time, and the next read is then (never sooner than `minMs`, never later
- * than `maxMs`); without, back-off doubles from `minMs` with every read that showed no progress.
+ * a projected completion time. The next read is then, if that is within `maxMs`; further off, it
+ * is halfway there (but not sooner than `maxMs`), so a changed rate is noticed while the reads of
+ * a long seeding stay few (about log2 of its hours). Never sooner than `minMs`. Without progress,
+ * back-off doubles from `minMs` with every read that showed no progress, up to `maxMs`.
  */
 export function nextPollAt(
   now: number,
@@ -129,12 +131,13 @@ export function nextPollAt(
   previous: Progress | undefined,
   current: Progress | undefined,
 ): number {
-  const clamp = (delay: number) => now + smaller(timing.maxMs, larger(timing.minMs, delay));
   if (previous && current && current.percent > previous.percent && current.at > previous.at) {
     const rate = (current.percent - previous.percent) / (current.at - previous.at);
-    return clamp((100 - current.percent) / rate);
+    const remaining = (100 - current.percent) / rate;
+    const delay = remaining <= timing.maxMs ? remaining : larger(timing.maxMs, remaining / 2);
+    return now + larger(timing.minMs, delay);
   }
-  return clamp(timing.minMs * 2 ** larger(0, polls));
+  return now + smaller(timing.maxMs, larger(timing.minMs, timing.minMs * 2 ** larger(0, polls)));
 }
 
 /** Where a machine's pipeline starts: from the beginning, or, on a retry, from the truth in Azure. */

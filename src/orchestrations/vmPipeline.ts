@@ -64,7 +64,10 @@ export interface PipelineSettings {
   cutover: Cutover;
   /** The appliance's simultaneous replications, for a retried machine that must take a slot itself. */
   applianceCapacity: number;
-  /** Reads of a running operation: never more often than `pollMinMs`, never less than `pollMaxMs`. */
+  /**
+   * Reads of a running operation: never more often than `pollMinMs`; without progress figures never
+   * less often than `pollMaxMs`, with them halfway to the projected end when that is further off.
+   */
   pollMinMs: number;
   pollMaxMs: number;
   /** How often a machine waiting for a replication slot asks again, and when its place lapses, in ms. */

@@ -88,7 +88,28 @@ describe('nextPollAt', () => {
       { at: 10 * MIN, percent: 40 },
       { at: 20 * MIN, percent: 41 },
     );
-    expect(slow).toBe(20 * MIN + 60 * MIN);
+    // 1% in 10 min: the remaining 59% take 590 min; the next read is halfway there.
+    expect(slow).toBe(20 * MIN + 295 * MIN);
+    const nearlyDone = nextPollAt(
+      20 * MIN,
+      timing,
+      3,
+      { at: 10 * MIN, percent: 98 },
+      { at: 20 * MIN, percent: 99.9 },
+    );
+    expect(nearlyDone).toBe(20 * MIN + 2 * MIN);
+  });
+
+  it('reads a steady 30-hour seeding a handful of times, the last at its end', () => {
+    const endMs = 30 * 60 * MIN;
+    const percentAt = (t: number) => Math.min(100, (100 * t) / endMs);
+    const reads = [2 * MIN, 6 * MIN];
+    while (percentAt(reads.at(-1)!) < 100) {
+      const [previous, current] = reads.slice(-2).map((at) => ({ at, percent: percentAt(at) }));
+      reads.push(nextPollAt(reads.at(-1)!, timing, reads.length, previous, current));
+    }
+    expect(reads.length).toBeLessThanOrEqual(9);
+    expect(reads.at(-1)).toBeCloseTo(endMs, -3);
   });
 
   it('backs off exponentially without progress', () => {
