@@ -7,7 +7,7 @@
 import type { AzureGateways, OnboardingProfile, OnboardingStatus } from '../azure/types';
 import type { ManagementSettings } from '../config';
 import { describeError, normaliseError, retryDelayOf } from '../domain/errors';
-import { scopeOf, vmIdParts } from '../domain/scope';
+import { isTestMigrationVm, scopeOf, TEST_VM_REASON, vmIdParts } from '../domain/scope';
 import type { HistoryKind, ManagedVm, ManagedVmState, ManagementStore } from '../store/management';
 import type { Journal } from '../store/types';
 import type { ActivityResult } from './contract';
@@ -120,17 +120,9 @@ export class VmManagement {
   }
 
   async assess({ vmId, eventId, at }: ManagementInput<'assessVmForOnboarding'>) {
-    const { azure, store, journal, settings } = this.deps;
+    const { azure, store, settings } = this.deps;
     const skip = async (reason: string, state: ManagedVmState = 'Skipped') => {
-      await this.record({
-        vmId,
-        eventId,
-        at,
-        id: `assess:${eventId}`,
-        kind: 'OnboardingSkipped',
-        state,
-        reason,
-      });
+      await this.#recordSkip({ vmId, eventId, at }, reason, state);
       return { action: 'skip' as const, reason, state };
     };
     const managed = await store.getVm(vmId);
@@ -148,14 +140,8 @@ export class VmManagement {
       regions: settings.regions,
     });
     if (!scope.inScope) return skip(`out of scope: ${scope.reason}`);
-    const owner = await store.ownerOfVm(parts.resourceGroup, parts.name, journal);
-    if (owner !== undefined) {
-      return skip(
-        owner.testVm
-          ? `the test-migration VM of ${owner.name} in wave ${owner.waveId}`
-          : `migrated by wave ${owner.waveId} (${owner.name}); its pipeline onboards it as the plan says`,
-      );
-    }
+    const owned = await this.#ownedBy(parts.resourceGroup, parts.name);
+    if (owned !== undefined) return skip(owned);
     if (!azure.onboarding.supportsRegion(vm.location)) {
       return skip(`Automanage is not offered in ${vm.location}`);
     }
@@ -171,6 +157,47 @@ export class VmManagement {
       profile: settings.onboardingProfile,
       ...(vm.powerState === undefined ? {} : { powerState: vm.powerState }),
     };
+  }
+
+  /**
+   * The VMs a migration creates, judged from the VM-written event alone (no onboarding orchestration
+   * for them): a test VM by its name, a migrated VM by the wave that owns it. Such a VM is recorded
+   * as skipped and true returned; any other VM is left to the onboarding orchestration.
+   */
+  async skipMigrationVm({
+    vmId,
+    eventId,
+    at,
+  }: {
+    vmId: string;
+    eventId: string;
+    at: string;
+  }): Promise<boolean> {
+    const parts = vmIdParts(vmId);
+    if (parts === undefined) return false;
+    const reason = isTestMigrationVm(parts.name, {})
+      ? `out of scope: ${TEST_VM_REASON}`
+      : await this.#ownedBy(parts.resourceGroup, parts.name);
+    if (reason === undefined) return false;
+    await this.#recordSkip({ vmId, eventId, at }, reason, 'Skipped');
+    return true;
+  }
+
+  async #recordSkip(
+    event: { vmId: string; eventId: string; at: string },
+    reason: string,
+    state: ManagedVmState,
+  ): Promise<void> {
+    await this.record({ ...event, id: `assess:${event.eventId}`, kind: 'OnboardingSkipped', state, reason });
+  }
+
+  /** Why a wave's pipeline, not the event, decides about this VM; undefined when no wave owns it. */
+  async #ownedBy(resourceGroup: string, name: string): Promise<string | undefined> {
+    const owner = await this.deps.store.ownerOfVm(resourceGroup, name, this.deps.journal);
+    if (owner === undefined) return undefined;
+    return owner.testVm
+      ? `the test-migration VM of ${owner.name} in wave ${owner.waveId}`
+      : `migrated by wave ${owner.waveId} (${owner.name}); its pipeline onboards it as the plan says`;
   }
 
   async assign({ vmId, eventId, at, profile }: ManagementInput<'assignVmProfile'>) {

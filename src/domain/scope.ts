@@ -54,6 +54,8 @@ function tagMatches(tags: Record<string, string>, rule: TagRule): boolean {
   return rule.value === undefined || tags[key]!.toLowerCase() === rule.value.toLowerCase();
 }
 
+export const TEST_VM_REASON = 'a test-migration VM';
+
 /** A VM a test migration created (by name or by tag): never onboarded, it is deleted by the clean-up. */
 export function isTestMigrationVm(name: string, tags: Record<string, string>): boolean {
   return name.toLowerCase().endsWith(TEST_VM_SUFFIX) || tagMatches(tags, { name: TEST_MIGRATION_TAG });
@@ -61,7 +63,7 @@ export function isTestMigrationVm(name: string, tags: Record<string, string>): b
 
 /** Whether the VM is one the factory manages (onboards and keeps conformant). */
 export function scopeOf(vm: VmFacts, scope: ScopeSettings): ScopeDecision {
-  if (isTestMigrationVm(vm.name, vm.tags)) return { inScope: false, reason: 'a test-migration VM' };
+  if (isTestMigrationVm(vm.name, vm.tags)) return { inScope: false, reason: TEST_VM_REASON };
   const group = vm.resourceGroup.toLowerCase();
   if (!scope.resourceGroups.some((g) => g.toLowerCase() === group)) {
     return { inScope: false, reason: `resource group ${vm.resourceGroup} is not managed` };

@@ -2,8 +2,9 @@
  * The Event Grid handler of the subscription's system topics (DESIGN.md, "Events"): one function,
  * `systemEvents`, subscribed to the Microsoft.Resources and PolicyInsights system topics.
  *
- * - A VM written in a managed scope: start its onboarding (`onboardingInstanceId(vmId)`) unless an
- *   instance for it exists; a finished one that skipped or failed is run again for a newer event.
+ * - A VM written in a managed scope: a migration's test VM or migrated VM is recorded as skipped;
+ *   any other starts its onboarding (`onboardingInstanceId(vmId)`) unless an instance for it
+ *   exists; a finished one that skipped or failed is run again for a newer event.
  * - A NonCompliant policy state of a VM: start its drift correction
  *   (`remediationInstanceId(vmId, eventId)`); other states only update the VM's drift entity.
  * - A write or action on a migration item a pipeline owns (entity `migrationItemOwner`, which the
@@ -46,6 +47,12 @@ async function onVmWritten(
 ): Promise<void> {
   // Whether the VM is out of management is the orchestration's first read: the handler stays cheap.
   if (!inManagedGroup(svc, event.resourceGroup)) return;
+  // A migration's own VMs (two per machine) need no orchestration: one index read decides.
+  const at = event.eventTime === '' ? new Date().toISOString() : event.eventTime;
+  if (await svc.management.skipMigrationVm({ vmId: event.vmId, eventId: event.eventId, at })) {
+    context.info(`event ${event.eventId}: ${event.vmId} is a migration's VM; its pipeline decides`);
+    return;
+  }
   const input: OnboardingInput = { vmId: event.vmId, eventId: event.eventId, settings: svc.onboarding };
   const started = await startOnce(client, ONBOARD_VM, onboardingInstanceId(event.vmId), input, (status) => {
     // A later event may find a skipped or failed VM ready now (tags changed, VM repaired).
