@@ -237,6 +237,7 @@ async function main(): Promise<void> {
       managedResourceGroups: [GROUP],
       vaultId: `/subscriptions/${estate.subscriptionId}/resourceGroups/${estate.migrateProject.resourceGroup}/providers/Microsoft.RecoveryServices/vaults/${estate.migrateProject.vault}`,
       endpointUrl: `${proxy.url}/runtime/webhooks/eventgrid?functionName=systemEvents&code=${encodeURIComponent(keys.eventgrid_extension)}`,
+      ownClientId: sim.authority.clientId,
       ...(batchSize === undefined ? {} : { maxEventsPerBatch: batchSize }),
     });
     sim.core.addSubscription(vmWritten!);

@@ -284,6 +284,8 @@ resource migrationItemChanged 'Microsoft.EventGrid/systemTopics/eventSubscriptio
       advancedFilters: [
         { operatorType: 'StringBeginsWith', key: 'data.operationName', values: [eventSubscriptions.migrationItemChanged.operationNamePrefix] }
         { operatorType: 'StringBeginsWith', key: 'subject', values: ['${vaultId}/'] }
+        // The factory's own calls: the pipeline that made them waits for their outcome already.
+        { operatorType: 'StringNotIn', key: 'data.claims.appid', values: [identity.properties.clientId] }
       ]
     }
     retryPolicy: retryPolicy

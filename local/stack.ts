@@ -208,6 +208,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         managedResourceGroups: estate.resourceGroups.map((g) => g.name),
         vaultId: `/subscriptions/${estate.subscriptionId}/resourceGroups/${migrateProject.resourceGroup}/providers/Microsoft.RecoveryServices/vaults/${migrateProject.vault}`,
         endpointUrl: `${baseUrl}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(fn.name)}&code=${encodeURIComponent(keys.eventgrid_extension)}`,
+        ownClientId: sim.authority.clientId,
       });
       for (const subscription of subscriptions) sim.core.addSubscription(subscription);
       log(`Event Grid subscriptions for ${fn.name}: ${subscriptions.map((s) => s.name).join(', ')}`);

@@ -14,6 +14,8 @@ export interface SubscriptionScope {
   vaultId: string;
   /** The webhook, with its system key. */
   endpointUrl: string;
+  /** The app's client id: migration-item events its own calls caused are not delivered. */
+  ownClientId: string;
   /** Overrides the product's batch size (the events bench compares sizes). */
   maxEventsPerBatch?: number;
 }
@@ -49,6 +51,7 @@ export function productSubscriptions(scope: SubscriptionScope): EventSubscriptio
           values: [settings.migrationItemChanged.operationNamePrefix],
         },
         { operatorType: 'StringBeginsWith', key: 'subject', values: [`${scope.vaultId}/`] },
+        { operatorType: 'StringNotIn', key: 'data.claims.appid', values: [scope.ownClientId] },
       ],
     },
     {

@@ -257,6 +257,24 @@ describe('Event Grid delivery', () => {
     expect(hook.received.flatMap((r) => r.events.map((e) => e.id)).sort()).toEqual(['event-1', 'event-5']);
   });
 
+  it('leaves out the events whose key holds a StringNotIn value; events without the key pass', async () => {
+    const { hook, delivery } = await setup({
+      subscription: {
+        advancedFilters: [{ operatorType: 'StringNotIn', key: 'data.claims.appid', values: ['OUR-APP'] }],
+      },
+    });
+    const by = (n: number, appid: string): EventGridEvent => ({ ...event(n), data: { claims: { appid } } });
+    delivery.publish([
+      by(1, 'our-app'),
+      by(2, 'portal-user-app'),
+      { ...event(3), data: {} },
+      by(4, 'our-app'),
+    ]);
+    await hook.waitFor(() => hook.received.length === 2);
+    await expect.poll(() => delivery.stats().delivered).toBe(2);
+    expect(hook.received.flatMap((r) => r.events.map((e) => e.id)).sort()).toEqual(['event-2', 'event-3']);
+  });
+
   it('puts the events due together in batches of up to maxEventsPerBatch', async () => {
     const { hook, delivery } = await setup({ subscription: { maxEventsPerBatch: 3 } });
     delivery.publish(Array.from({ length: 7 }, (_, i) => event(i)));

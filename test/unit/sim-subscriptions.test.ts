@@ -16,16 +16,20 @@ const subscriptions = productSubscriptions({
   managedResourceGroups: ['rg-prod'],
   vaultId: VAULT,
   endpointUrl: 'https://app.example/runtime/webhooks/eventgrid?functionName=systemEvents',
+  ownClientId: 'factory-app',
 });
 
-function event(eventType: string, subject: string, operationName?: string): EventGridEvent {
+function event(eventType: string, subject: string, operationName?: string, appid?: string): EventGridEvent {
   return {
     id: 'e1',
     topic: `/subscriptions/${SUB}`,
     subject,
     eventType,
     eventTime: '2026-01-01T00:00:00Z',
-    data: operationName === undefined ? {} : { operationName },
+    data: {
+      ...(operationName === undefined ? {} : { operationName }),
+      ...(appid === undefined ? {} : { claims: { appid } }),
+    },
     dataVersion: '2',
     metadataVersion: '1',
   };
@@ -53,15 +57,16 @@ describe('the product subscriptions', () => {
       ),
     ).toEqual([]);
     const item = `${VAULT}/replicationFabrics/f/replicationProtectionContainers/c/replicationMigrationItems/web-01`;
-    expect(
-      receivers(
-        event(
-          'Microsoft.Resources.ResourceActionSuccess',
-          `${item}/testMigrate`,
-          'Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationMigrationItems/testMigrate/action',
-        ),
-      ),
-    ).toEqual(['migration-item-changed']);
+    const testMigrate = (appid: string) =>
+      event(
+        'Microsoft.Resources.ResourceActionSuccess',
+        `${item}/testMigrate`,
+        'Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationMigrationItems/testMigrate/action',
+        appid,
+      );
+    expect(receivers(testMigrate('portal-operator'))).toEqual(['migration-item-changed']);
+    // The same action taken by the factory itself: its pipeline waits for the outcome already.
+    expect(receivers(testMigrate('FACTORY-APP'))).toEqual([]);
     expect(
       receivers(
         event(

@@ -108,11 +108,15 @@ function valueAt(event: EventGridEvent, key: string): string | undefined {
 
 function passes(filter: AdvancedFilter, event: EventGridEvent): boolean {
   const value = valueAt(event, filter.key);
-  if (value === undefined) return false;
   const values = filter.values.map((v) => v.toLowerCase());
-  return filter.operatorType === 'StringIn'
-    ? values.includes(value)
-    : values.some((prefix) => value.startsWith(prefix));
+  switch (filter.operatorType) {
+    case 'StringNotIn':
+      return value === undefined || !values.includes(value);
+    case 'StringIn':
+      return value !== undefined && values.includes(value);
+    case 'StringBeginsWith':
+      return value !== undefined && values.some((prefix) => value.startsWith(prefix));
+  }
 }
 
 export function matches(

@@ -148,9 +148,12 @@ export interface EventSubscription {
   preferredBatchSizeInKilobytes?: number;
 }
 
-/** An advanced filter: the value at `key` (`subject`, `eventType`, `data.operationName`, ...) and one of `values`. */
+/**
+ * An advanced filter: the value at `key` (`subject`, `eventType`, `data.operationName`, ...) and one
+ * of `values` (StringNotIn: none of them; an event without the key passes it).
+ */
 export interface AdvancedFilter {
-  operatorType: 'StringIn' | 'StringBeginsWith';
+  operatorType: 'StringIn' | 'StringBeginsWith' | 'StringNotIn';
   key: string;
   values: string[];
 }
