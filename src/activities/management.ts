@@ -119,7 +119,7 @@ export class VmManagement {
     }
   }
 
-  async assess({ vmId, eventId, at }: ManagementInput<'assessVmForOnboarding'>) {
+  async assess({ vmId, eventId, at, ownerChecked }: ManagementInput<'assessVmForOnboarding'>) {
     const { azure, store, settings } = this.deps;
     const skip = async (reason: string, state: ManagedVmState = 'Skipped') => {
       await this.#recordSkip({ vmId, eventId, at }, reason, state);
@@ -140,7 +140,7 @@ export class VmManagement {
       regions: settings.regions,
     });
     if (!scope.inScope) return skip(`out of scope: ${scope.reason}`);
-    const owned = await this.#ownedBy(parts.resourceGroup, parts.name);
+    const owned = ownerChecked ? undefined : await this.#ownedBy(parts.resourceGroup, parts.name);
     if (owned !== undefined) return skip(owned);
     if (!azure.onboarding.supportsRegion(vm.location)) {
       return skip(`Automanage is not offered in ${vm.location}`);

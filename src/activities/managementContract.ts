@@ -26,6 +26,11 @@ export interface VmInput {
   at: string;
 }
 
+export interface AssessInput extends VmInput {
+  /** The Event Grid handler has just found no wave owning the VM: the assessment need not look again. */
+  ownerChecked?: boolean;
+}
+
 export type AssessOutput =
   | { action: 'onboard'; profile: OnboardingProfile; powerState?: string }
   /** Nothing to do; the activity recorded why (`state` is what the VM's record now says). */
@@ -70,7 +75,7 @@ export type ReassertOutput =
   | { action: 'skipped'; reason: string };
 
 export interface ManagementActivityTypes {
-  assessVmForOnboarding: [VmInput, AssessOutput];
+  assessVmForOnboarding: [AssessInput, AssessOutput];
   assignVmProfile: [AssignInput, AssignOutput];
   readVmOnboarding: [VmInput, OnboardingRead];
   recordVmManagement: [RecordVmInput, null];

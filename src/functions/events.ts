@@ -53,7 +53,12 @@ async function onVmWritten(
     context.info(`event ${event.eventId}: ${event.vmId} is a migration's VM; its pipeline decides`);
     return;
   }
-  const input: OnboardingInput = { vmId: event.vmId, eventId: event.eventId, settings: svc.onboarding };
+  const input: OnboardingInput = {
+    vmId: event.vmId,
+    eventId: event.eventId,
+    settings: svc.onboarding,
+    ownerChecked: true,
+  };
   const started = await startOnce(client, ONBOARD_VM, onboardingInstanceId(event.vmId), input, (status) => {
     // A later event may find a skipped or failed VM ready now (tags changed, VM repaired).
     const output = status.output as OnboardingResult | undefined;

@@ -35,6 +35,8 @@ export interface OnboardingInput {
   /** The Event Grid event (or API request) that asked for it. */
   eventId: string;
   settings: OnboardingSettings;
+  /** The Event Grid handler found no wave owning the VM (`skipMigrationVm`). */
+  ownerChecked?: boolean;
 }
 
 export interface OnboardingResult {
@@ -70,7 +72,7 @@ export function* mustManage<N extends ManagementActivityName>(
 }
 
 export function* onboardVm(context: df.OrchestrationContext): Orchestration<OnboardingResult> {
-  const { vmId, eventId, settings } = context.df.getInput<OnboardingInput>();
+  const { vmId, eventId, settings, ownerChecked } = context.df.getInput<OnboardingInput>();
   const retry = settings.retry;
   const base = () => ({ vmId, eventId, at: nowIso(context) });
   let step = 0;
@@ -90,7 +92,12 @@ export function* onboardVm(context: df.OrchestrationContext): Orchestration<Onbo
     return { vmId, outcome: 'Failed', reason: error.message };
   };
 
-  const assessed = yield* callManagement(context, MANAGEMENT_ACTIVITY.assessVm, base(), retry);
+  const assessed = yield* callManagement(
+    context,
+    MANAGEMENT_ACTIVITY.assessVm,
+    { ...base(), ...(ownerChecked ? { ownerChecked } : {}) },
+    retry,
+  );
   if (!assessed.ok) return yield* fail(assessed.error);
   if (assessed.value.action === 'skip') return { vmId, outcome: 'Skipped', reason: assessed.value.reason };
   const assigned = yield* callManagement(

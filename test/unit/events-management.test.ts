@@ -93,6 +93,31 @@ beforeEach(async () => {
 
 const input = (id: string) => ({ vmId: id, eventId: 'e1', at: AT });
 
+describe('skipMigrationVm', () => {
+  it("records a migration's test VM and migrated VM as skipped, and leaves any other VM alone", async () => {
+    const migrated = vmId('rg-prod', 'app-01-az');
+    const testVm = vmId('rg-prod', 'web-01-test');
+    const other = vmId('rg-prod', 'web-09');
+    expect(await management.skipMigrationVm(input(migrated))).toBe(true);
+    expect(await management.skipMigrationVm(input(testVm))).toBe(true);
+    expect(await management.skipMigrationVm(input(other))).toBe(false);
+    expect(await store.getVm(migrated)).toMatchObject({
+      state: 'Skipped',
+      reason: expect.stringMatching(/migrated by wave w1 \(app-01\)/),
+    });
+    expect(await store.getVm(testVm)).toMatchObject({ reason: expect.stringMatching(/test-migration VM/) });
+    expect(await store.getVm(other)).toBeUndefined();
+  });
+
+  it('lets an assessment after it skip the owner lookup (ownerChecked)', async () => {
+    // The handler found no owner a moment ago; the assessment trusts it rather than reading again.
+    const id = addVm('rg-prod', 'app-01-az');
+    expect(await management.assess({ ...input(id), ownerChecked: true })).toMatchObject({
+      action: 'onboard',
+    });
+  });
+});
+
 describe('assess', () => {
   it('onboards a new VM in scope with the configured profile', async () => {
     const id = addVm('rg-prod', 'web-01', { powerState: 'stopped' });
