@@ -8,7 +8,7 @@
  */
 import type { EnableReplicationRequest, MigrationOperation, OnboardingProfile } from '../azure/types';
 import type { AzureErrorInfo } from '../domain/errors';
-import type { Stage } from '../domain/lifecycle';
+import type { Stage, StepDuration } from '../domain/lifecycle';
 
 export const ACTIVITY = {
   validateMachine: 'validateMachine',
@@ -77,6 +77,9 @@ export interface ItemSnapshot {
   resyncRequired: boolean;
   /** The most recent health error, with Azure's possible causes and recommended action. */
   healthError?: AzureErrorInfo;
+  /** When the last test migration and the migration ended, by Azure's clock (ISO). */
+  lastTestMigrationTime?: string;
+  lastMigrationTime?: string;
   /** ISO instant the snapshot was read at (the caller's clock). */
   readAt: string;
 }
@@ -125,7 +128,8 @@ export interface ItemInput {
 
 /** A start step: `started` when it sent the request now, `skipped` with why it did not need to. */
 export type StartOutcome =
-  | { action: 'started' }
+  /** `typicalMs`: how long the step typically takes in this part of the wave, once that is known. */
+  | { action: 'started'; typicalMs?: number }
   | { action: 'skipped'; reason: string }
   /** The item is not in a state that allows the action. */
   | { action: 'notAllowed'; reason: string; item?: ItemSnapshot };
@@ -145,12 +149,16 @@ export interface OnboardOutput {
   /** Whether the region supports the onboarding method; when false nothing was assigned. */
   supported: boolean;
   status?: string;
+  /** How long onboarding typically takes in this part of the wave, once that is known. */
+  typicalMs?: number;
 }
 
 export interface OnboardingStatusOutput {
   vmId: string;
   assignmentStatus?: string;
   reportStatus?: string;
+  /** When the latest report ended, by Azure's clock (ISO). */
+  finishedAt?: string;
   error?: AzureErrorInfo;
 }
 
@@ -167,6 +175,8 @@ export interface RecordStageInput extends MachineRef {
   migrationItemId?: string;
   targetVmId?: string;
   progressPercent?: number;
+  /** How long the step that ended with this change took (see `StageChange.took`). */
+  took?: StepDuration;
 }
 
 export interface RecordFailureInput extends MachineRef {

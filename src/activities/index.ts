@@ -10,6 +10,7 @@
  */
 import type { AzureGateways, MigrationItemRecord, StageChangeEvent } from '../azure/types';
 import { AzureOperationError, describeError, normaliseError, retryDelayOf } from '../domain/errors';
+import type { TimedStep } from '../domain/lifecycle';
 import { testVmName } from '../domain/names';
 import type { Journal } from '../store/types';
 import type {
@@ -86,6 +87,10 @@ export function snapshotOf(item: MigrationItemRecord, at: string): ItemSnapshot 
       ? {}
       : { migrationProgressPercent: item.migrationProgressPercent }),
     resyncRequired: item.resyncRequired,
+    ...(item.lastTestMigrationTime === undefined
+      ? {}
+      : { lastTestMigrationTime: item.lastTestMigrationTime }),
+    ...(item.lastMigrationTime === undefined ? {} : { lastMigrationTime: item.lastMigrationTime }),
     ...(health === undefined
       ? {}
       : {
@@ -159,6 +164,7 @@ export function createActivities(deps: ActivityDeps): Activities {
       decide: (item: MigrationItemRecord, job: MachineJob) => StartOutcome | 'go',
       act: (job: MachineJob) => Promise<unknown>,
       whenMissing: StartOutcome,
+      timed?: TimedStep,
     ): ((input: ItemInput) => Promise<StartOutcome>) =>
     async ({ job, at }) => {
       const item = await migration.get(job.machineId);
@@ -168,8 +174,15 @@ export function createActivities(deps: ActivityDeps): Activities {
         return decision.action === 'notAllowed' ? { ...decision, item: snapshotOf(item, at) } : decision;
       }
       await act(job);
-      return { action: 'started' };
+      return { action: 'started', ...(await typical(job, timed)) };
     };
+
+  /** The step's typical duration in the machine's part of the wave, when one was learned. */
+  async function typical(job: MachineJob, step: TimedStep | undefined): Promise<{ typicalMs?: number }> {
+    if (step === undefined) return {};
+    const typicalMs = (await journal.stepDurations(job.waveId, job.name))[step];
+    return typicalMs === undefined ? {} : { typicalMs };
+  }
 
   const notAllowed = (item: MigrationItemRecord, what: string): StartOutcome => ({
     action: 'notAllowed',
@@ -195,6 +208,7 @@ export function createActivities(deps: ActivityDeps): Activities {
           ...(change.targetVmId === undefined ? {} : { targetVmId: change.targetVmId }),
           ...(change.progressPercent === undefined ? {} : { progressPercent: change.progressPercent }),
         },
+        ...(change.took === undefined ? {} : { took: change.took }),
       });
     }
     await publish(
@@ -303,6 +317,7 @@ export function createActivities(deps: ActivityDeps): Activities {
           ...(job.osUpgradeVersion === undefined ? {} : { osUpgradeVersion: job.osUpgradeVersion }),
         }),
       itemMissing,
+      'testMigrate',
     ),
 
     async checkTestVm({ job }) {
@@ -343,6 +358,7 @@ export function createActivities(deps: ActivityDeps): Activities {
           ...(job.osUpgradeVersion === undefined ? {} : { osUpgradeVersion: job.osUpgradeVersion }),
         }),
       itemMissing,
+      'migrate',
     ),
 
     completeMigration: startOnItem(
@@ -382,6 +398,7 @@ export function createActivities(deps: ActivityDeps): Activities {
         vmId: vm.id,
         supported: true,
         ...(status.status === undefined ? {} : { status: status.status }),
+        ...(await typical(job, 'onboarding')),
       };
     },
 
@@ -394,6 +411,7 @@ export function createActivities(deps: ActivityDeps): Activities {
         vmId,
         ...(status.status === undefined ? {} : { assignmentStatus: status.status }),
         ...(report?.status === undefined ? {} : { reportStatus: report.status }),
+        ...(report?.endTime === undefined ? {} : { finishedAt: report.endTime }),
         ...(report?.error === undefined ? {} : { error: report.error }),
       };
     },

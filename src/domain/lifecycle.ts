@@ -26,3 +26,36 @@ export type Stage = (typeof STAGES)[number];
 export function isFinalStage(stage: Stage): stage is FinalStage {
   return (FINAL_STAGES as readonly string[]).includes(stage);
 }
+
+/**
+ * Azure operations whose duration a wave learns from Azure's own end times (the test migration's
+ * `lastTestMigrationTime`, the migration's `lastMigrationTime`, the Automanage report's `endTime`),
+ * so that later machines read them once, near their end, instead of backing off from the start.
+ */
+export const TIMED_STEPS = ['testMigrate', 'migrate', 'onboarding'] as const;
+export type TimedStep = (typeof TIMED_STEPS)[number];
+
+/** How long a step took, in ms, from the pipeline's start request to Azure's end time. */
+export interface StepDuration {
+  step: TimedStep;
+  ms: number;
+}
+
+/** Typical durations of the steps in ms, as learned so far; absent until one was seen. */
+export type StepDurations = Partial<Record<TimedStep, number>>;
+
+/** A step's typical duration after one more observation: the mean of the old figure and the new one. */
+export function blendDuration(typical: number | undefined, observed: number): number {
+  return typical === undefined ? observed : Math.round((typical + observed) / 2);
+}
+
+/**
+ * How long a step took, from the pipeline's start request (`startedAt`, epoch ms) to the end Azure
+ * stamped on it; undefined when Azure gave no end time, or one before the request (an earlier
+ * run's operation).
+ */
+export function tookMs(startedAt: number, finishedAt: string | undefined): number | undefined {
+  if (finishedAt === undefined) return undefined;
+  const end = Date.parse(finishedAt);
+  return Number.isNaN(end) || end < startedAt ? undefined : end - startedAt;
+}

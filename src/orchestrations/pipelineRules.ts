@@ -140,6 +140,19 @@ export function nextPollAt(
   return now + smaller(timing.maxMs, larger(timing.minMs, timing.minMs * 2 ** larger(0, polls)));
 }
 
+/** How far past its typical end a step is first read: Azure's durations vary a little. */
+export const TYPICAL_MARGIN = 0.1;
+
+/**
+ * The first read of an operation this run started at `startedAt`: just after its typical end when
+ * the wave has learned one (but not before `minMs` has passed), else after `minMs`, where back-off
+ * begins.
+ */
+export function firstReadAt(now: number, startedAt: number, timing: PollTiming, typicalMs?: number): number {
+  if (typicalMs === undefined) return nextPollAt(now, timing, 0, undefined, undefined);
+  return larger(now, startedAt + larger(timing.minMs, typicalMs * (1 + TYPICAL_MARGIN)));
+}
+
 /** Where a machine's pipeline starts: from the beginning, or, on a retry, from the truth in Azure. */
 export type StartPoint =
   | 'Validating'

@@ -22,15 +22,15 @@ import {
   type MachineJob,
   type RecordStageInput,
   type StageRecords,
-  type StartOutcome,
 } from '../activities/contract';
 import type { AzureErrorInfo } from '../domain/errors';
-import type { Stage } from '../domain/lifecycle';
+import { type Stage, type StepDuration, type TimedStep, tookMs } from '../domain/lifecycle';
 import type { Cutover } from '../domain/plan';
 import { ITEM_OWNER_ENTITY, itemOwnerKey } from './migrationItemOwner';
 import {
   approverOf,
   cutoverGate,
+  firstReadAt,
   judge,
   nextPollAt,
   type Phase,
@@ -125,6 +125,20 @@ class StepFailed extends Error {
 
 class CancelRequested extends Error {}
 
+/** An Azure operation this run started: when it asked (epoch ms), and the step's typical duration. */
+interface Started {
+  at: number;
+  typicalMs?: number;
+}
+
+/** The timed step a phase is, and the end time Azure stamps on it. */
+const TIMED_PHASES: Partial<
+  Record<Phase, { step: TimedStep; end: (item: ItemSnapshot) => string | undefined }>
+> = {
+  testMigrate: { step: 'testMigrate', end: (item) => item.lastTestMigrationTime },
+  migrate: { step: 'migrate', end: (item) => item.lastMigrationTime },
+};
+
 const ORDER: StartPoint[] = [
   'Validating',
   'InitialSeeding',
@@ -155,6 +169,8 @@ class PipelineRun {
   private readonly runStartedAt: number;
   /** Stage changes entered but not recorded yet (see `enter`). */
   private readonly unrecorded: RecordStageInput[] = [];
+  /** How long the step that just ended took, for the next stage change to carry to the journal. */
+  private took: StepDuration | undefined;
 
   constructor(
     private readonly context: df.OrchestrationContext,
@@ -230,7 +246,11 @@ class PipelineRun {
     }
     if (before(from, 'InitialSeeding')) {
       this.enter('InitialSeeding');
-      yield* this.waitFor('seeding', 'InitialSeeding', from === 'Validating');
+      yield* this.waitFor(
+        'seeding',
+        'InitialSeeding',
+        from === 'Validating' ? { at: nowMs(this.context) } : undefined,
+      );
     }
     if (from === 'CleaningUpTest') {
       this.enter('CleaningUpTest', {
@@ -295,7 +315,7 @@ class PipelineRun {
       const test = yield* this.start(ACTIVITY.startTestMigrate, 'TestMigrating');
       let failure: { stage: Stage; error: AzureErrorInfo } | undefined;
       try {
-        yield* this.waitFor('testMigrate', 'TestMigrating', test.action === 'started');
+        yield* this.waitFor('testMigrate', 'TestMigrating', test);
         this.enter('Testing');
         const health = yield* this.checkTestVm(job);
         if (!health) {
@@ -371,6 +391,7 @@ class PipelineRun {
   private *onboard(job: MachineJob): Orchestration<void> {
     if (job.onboarding === undefined) return;
     this.enter('Onboarding', { reason: `profile ${job.onboarding.kind}` });
+    const startedAt = nowMs(this.context);
     const assigned = yield* this.call(ACTIVITY.onboard, { job, at: nowIso(this.context) }, 'Onboarding');
     if (!assigned.supported) {
       throw new StepFailed('Onboarding', {
@@ -380,15 +401,18 @@ class PipelineRun {
       });
     }
     const deadline = nowMs(this.context) + this.settings.onboardingTimeoutMs;
-    // A profile just assigned is not Conformant yet: the first read waits for the first poll.
-    yield* this.sleep(nextPollAt(nowMs(this.context), this.timing(), 0, undefined, undefined), []);
+    // A profile just assigned is not Conformant yet: the first read waits for its typical end or the first poll.
+    yield* this.sleep(firstReadAt(nowMs(this.context), startedAt, this.timing(), assigned.typicalMs), []);
     for (let polls = 1; ; polls++) {
       const status = yield* this.call(
         ACTIVITY.readOnboardingStatus,
         { job, at: nowIso(this.context) },
         'Onboarding',
       );
-      if (status?.reportStatus === 'Conformant') return;
+      if (status?.reportStatus === 'Conformant') {
+        this.learn('onboarding', startedAt, status.finishedAt);
+        return;
+      }
       if (status?.assignmentStatus === 'Failed') {
         throw new StepFailed(
           'Onboarding',
@@ -412,21 +436,31 @@ class PipelineRun {
 
   /**
    * Reads the item until `phase` is over; resyncs a failed initial seeding a bounded number of
-   * times. Right after this run started the operation (`justStarted`) the item can only say it is
-   * in progress, so the first read waits for the first poll.
+   * times. Right after this run started the operation (`started`) the item can only say it is in
+   * progress, so the first read waits for the step's typical end, or else for the first poll.
    */
-  private *waitFor(phase: Phase, stage: Stage, justStarted: boolean): Orchestration<ItemSnapshot | null> {
+  private *waitFor(
+    phase: Phase,
+    stage: Stage,
+    started: Started | undefined,
+  ): Orchestration<ItemSnapshot | null> {
     const job = this.job!;
     let polls = 0;
     let resyncs = 0;
     let previous: Progress | undefined;
-    let read = !justStarted;
+    let read = started === undefined;
     for (;;) {
       let current: Progress | undefined;
       if (read) {
         const item = yield* this.call(ACTIVITY.readMigrationItem, { job, at: nowIso(this.context) }, stage);
         const verdict = judge(phase, item);
-        if (verdict.kind === 'done') return item;
+        if (verdict.kind === 'done') {
+          const timed = TIMED_PHASES[phase];
+          if (timed !== undefined && started !== undefined && item !== null) {
+            this.learn(timed.step, started.at, timed.end(item));
+          }
+          return item;
+        }
         if (verdict.kind === 'failed') throw new StepFailed(stage, verdict.error);
         if (verdict.kind === 'resync') {
           if (resyncs >= this.settings.resyncAttempts) throw new StepFailed(stage, verdict.error);
@@ -442,11 +476,14 @@ class PipelineRun {
           current = { at: nowMs(this.context), percent: verdict.percent };
         }
       }
-      read = true;
+      const now = nowMs(this.context);
       const wake = yield* this.sleep(
-        nextPollAt(nowMs(this.context), this.timing(), polls, previous, current),
+        read || started === undefined
+          ? nextPollAt(now, this.timing(), polls, previous, current)
+          : firstReadAt(now, started.at, this.timing(), started.typicalMs),
         ['MigrationItemChanged'],
       );
+      read = true;
       if (wake === 'MigrationItemChanged') this.inbox.drain('MigrationItemChanged');
       else polls++;
       previous = current ?? previous;
@@ -480,17 +517,19 @@ class PipelineRun {
     }
   }
 
-  /** Starts an Azure operation and waits for it (no read before the first poll when it was started now). */
+  /** Starts an Azure operation and waits for it. */
   private *startAndWait(
     name: Parameters<PipelineRun['start']>[0],
     phase: Phase,
     stage: Stage,
   ): Orchestration<ItemSnapshot | null> {
-    const outcome = yield* this.start(name, stage);
-    return yield* this.waitFor(phase, stage, outcome.action === 'started');
+    return yield* this.waitFor(phase, stage, yield* this.start(name, stage));
   }
 
-  /** Starts an Azure operation; an operation Azure does not allow in the item's state fails the step. */
+  /**
+   * Starts an Azure operation: what this run started (undefined when Azure was already doing it, or
+   * it was done); an operation Azure does not allow in the item's state fails the step.
+   */
   private *start(
     name:
       | typeof ACTIVITY.startResync
@@ -499,7 +538,8 @@ class PipelineRun {
       | typeof ACTIVITY.startMigrate
       | typeof ACTIVITY.completeMigration,
     stage: Stage,
-  ): Orchestration<StartOutcome> {
+  ): Orchestration<Started | undefined> {
+    const at = nowMs(this.context);
     const outcome = yield* this.call(name, { job: this.job!, at: nowIso(this.context) }, stage);
     if (outcome.action === 'notAllowed') {
       throw new StepFailed(stage, {
@@ -509,7 +549,14 @@ class PipelineRun {
           'Look at the migration item in the portal; retry the machine once its state allows the step.',
       });
     }
-    return outcome;
+    if (outcome.action === 'skipped') return undefined;
+    return outcome.typicalMs === undefined ? { at } : { at, typicalMs: outcome.typicalMs };
+  }
+
+  /** Keeps how long a timed step took, by Azure's end time, for the next stage change to record. */
+  private learn(step: TimedStep, startedAt: number, finishedAt: string | undefined): void {
+    const ms = tookMs(startedAt, finishedAt);
+    if (ms !== undefined) this.took = { step, ms };
   }
 
   /** Lets the Event Grid handler find this run when Azure reports a change to the item. */
@@ -636,8 +683,10 @@ class PipelineRun {
       at: nowIso(this.context),
       changeId: this.changeId(),
       instanceId: this.context.df.instanceId,
+      ...(this.took === undefined ? {} : { took: this.took }),
       ...extra,
     });
+    this.took = undefined;
   }
 
   /** The stage changes not recorded yet, for the next activity to record first. */

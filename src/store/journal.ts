@@ -25,7 +25,15 @@
  */
 import { createHash } from 'node:crypto';
 import { type AzureErrorInfo, ConcurrencyError, NonRetriableError } from '../domain/errors';
-import { isFinalStage, STAGES, type Stage } from '../domain/lifecycle';
+import {
+  blendDuration,
+  isFinalStage,
+  STAGES,
+  type Stage,
+  type StepDurations,
+  TIMED_STEPS,
+  type TimedStep,
+} from '../domain/lifecycle';
 import {
   MAX_BATCH,
   type Row,
@@ -130,6 +138,8 @@ const shardPk = (waveId: string, shard: number) => `${waveId}|${String(shard).pa
 const waveOf = (partitionKey: string) => partitionKey.slice(0, partitionKey.lastIndexOf('|'));
 const machineRk = (key: string) => `m|${key}`;
 const countProperty = (stage: Stage) => `n_${stage}`;
+/** A timed step's typical duration in ms, on a shard's counts row. */
+const durationProperty = (step: TimedStep) => `took_${step}`;
 /** Upper bound of a `prefix|` range: `}` sorts right after `|`. */
 const rangeEnd = (prefix: string) => `${prefix.slice(0, -1)}}`;
 
@@ -150,6 +160,7 @@ function parseJson<T>(value: unknown): T | undefined {
 }
 
 const str = (value: unknown) => (typeof value === 'string' ? value : undefined);
+const num = (value: unknown) => (typeof value === 'number' ? value : undefined);
 
 function isStage(value: unknown): value is Stage {
   return typeof value === 'string' && (STAGES as readonly string[]).includes(value);
@@ -656,10 +667,7 @@ export class TableJournal implements Journal {
       if (from !== change.to) {
         const counter = await this.#store.get(this.#tables.machines, row.partitionKey, COUNTS_RK);
         if (counter === undefined) throw new NonRetriableError(`Wave ${change.waveId} has no counters`);
-        const count = (stage: Stage) => {
-          const value = counter[countProperty(stage)];
-          return typeof value === 'number' ? value : 0;
-        };
+        const count = (stage: Stage) => num(counter[countProperty(stage)]) ?? 0;
         operations.push({
           kind: 'merge',
           row: {
@@ -667,6 +675,14 @@ export class TableJournal implements Journal {
             rowKey: COUNTS_RK,
             [countProperty(from)]: Math.max(0, count(from) - 1),
             [countProperty(change.to)]: count(change.to) + 1,
+            ...(change.took === undefined
+              ? {}
+              : {
+                  [durationProperty(change.took.step)]: blendDuration(
+                    num(counter[durationProperty(change.took.step)]),
+                    change.took.ms,
+                  ),
+                }),
           },
           etag: counter.etag,
         });
@@ -737,6 +753,18 @@ export class TableJournal implements Journal {
       }
     }
     throw new ConcurrencyError(`${name}: too many concurrent changes`);
+  }
+
+  async stepDurations(waveId: string, name: string): Promise<StepDurations> {
+    const partitionKey = await this.#partitionOf(waveId, machineKey(name));
+    if (partitionKey === undefined) return {};
+    const counter = await this.#store.get(this.#tables.machines, partitionKey, COUNTS_RK);
+    const durations: StepDurations = {};
+    for (const step of TIMED_STEPS) {
+      const ms = num(counter?.[durationProperty(step)]);
+      if (ms !== undefined) durations[step] = ms;
+    }
+    return durations;
   }
 
   async countByStage(waveId: string): Promise<StageCounts> {

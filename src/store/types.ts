@@ -7,7 +7,7 @@
  * names). Every write is idempotent: a retried activity never counts or audits a change twice.
  */
 import type { AzureErrorInfo } from '../domain/errors';
-import type { Stage } from '../domain/lifecycle';
+import type { Stage, StepDuration, StepDurations } from '../domain/lifecycle';
 
 export type CutoverMode = 'auto' | 'approval' | 'window';
 
@@ -128,6 +128,8 @@ export interface StageChange {
   reason?: string;
   actor?: string;
   details?: MachineDetails;
+  /** How long the step that ended with this change took; the machine's shard learns from it. */
+  took?: StepDuration;
 }
 
 /** Fields an activity may set without changing the stage. */
@@ -177,6 +179,11 @@ export interface Journal {
   updateMachine(waveId: string, name: string, details: MachineDetails, at: string): Promise<MachineRecord>;
   /** Records who approved the cut-over (idempotent per machine: the first approval stands). */
   recordApproval(waveId: string, name: string, approver: string, at: string): Promise<MachineRecord>;
+  /**
+   * The typical durations of timed steps learned from the stage changes of the machine's shard of
+   * the wave (`StageChange.took`); empty until a machine of the shard finished one.
+   */
+  stepDurations(waveId: string, name: string): Promise<StepDurations>;
   /** Machines per stage, read from per-wave counters (a few entities, not the whole wave). */
   countByStage(waveId: string): Promise<StageCounts>;
   /** Audit events of a wave (or one machine of it), oldest first. */

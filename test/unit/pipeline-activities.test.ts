@@ -187,6 +187,33 @@ describe('idempotent starts', () => {
     expect(migration.calls).toEqual(['migrate']);
   });
 
+  it('tells a start how long its step typically takes, once a stage change carried one', async () => {
+    migration.item = record();
+    expect(await activities.startTestMigrate({ job, at: AT }, env())).toEqual({
+      ok: true,
+      value: { action: 'started' },
+    });
+    migration.item = record();
+    const tested = {
+      waveId: 'w1',
+      name: 'web-01',
+      to: 'Testing' as const,
+      at: AT,
+      changeId: 'i:tested',
+      took: { step: 'testMigrate' as const, ms: 15 * 60_000 },
+    };
+    expect(await activities.startTestMigrate({ job, at: AT, record: [tested] }, env())).toEqual({
+      ok: true,
+      value: { action: 'started', typicalMs: 15 * 60_000 },
+    });
+    // Each step keeps its own figure: no migration has been timed yet.
+    migration.item = record();
+    expect(await activities.startMigrate({ job, at: AT }, env())).toEqual({
+      ok: true,
+      value: { action: 'started' },
+    });
+  });
+
   it('refuses what allowedOperations does not allow, without calling Azure', async () => {
     migration.item = record({ allowedOperations: ['DisableMigration'] });
     const outcome = await activities.startTestMigrate({ job, at: AT }, env());

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ItemSnapshot } from '../../src/activities/contract';
+import { blendDuration, tookMs } from '../../src/domain/lifecycle';
 import {
   approverOf,
   cutoverGate,
+  firstReadAt,
   judge,
   nextPollAt,
   startPoint,
@@ -116,6 +118,35 @@ describe('nextPollAt', () => {
     expect(nextPollAt(0, timing, 0, undefined, undefined)).toBe(2 * MIN);
     expect(nextPollAt(0, timing, 2, undefined, undefined)).toBe(8 * MIN);
     expect(nextPollAt(0, timing, 10, undefined, undefined)).toBe(60 * MIN);
+  });
+});
+
+describe('firstReadAt', () => {
+  const timing = { minMs: 2 * MIN, maxMs: 60 * MIN };
+
+  it('reads a just-started operation after the first poll until the wave knows its typical length', () => {
+    expect(firstReadAt(MIN, 0, timing)).toBe(3 * MIN);
+  });
+
+  it('reads it once, just after its typical end, but never before the first poll or in the past', () => {
+    expect(firstReadAt(MIN, 0, timing, 20 * MIN)).toBe(22 * MIN);
+    expect(firstReadAt(MIN, 0, timing, 30_000)).toBe(2 * MIN);
+    expect(firstReadAt(40 * MIN, 0, timing, 20 * MIN)).toBe(40 * MIN);
+  });
+});
+
+describe('timed steps', () => {
+  it("take Azure's end time less the start request, ignoring an end from before it", () => {
+    const start = Date.parse('2026-01-01T10:00:00Z');
+    expect(tookMs(start, '2026-01-01T10:15:30Z')).toBe(15.5 * MIN);
+    expect(tookMs(start, '2026-01-01T09:00:00Z')).toBeUndefined();
+    expect(tookMs(start, undefined)).toBeUndefined();
+    expect(tookMs(start, 'not a time')).toBeUndefined();
+  });
+
+  it('blend a new duration into the typical one', () => {
+    expect(blendDuration(undefined, 15 * MIN)).toBe(15 * MIN);
+    expect(blendDuration(15 * MIN, 17 * MIN)).toBe(16 * MIN);
   });
 });
 

@@ -242,6 +242,30 @@ export function journalContract(label: string, journal: () => Journal): void {
       expect(counts.Queued).toBe(0);
     });
 
+    it("learns a timed step's typical duration from the changes of the machine's shard", async () => {
+      // 32 machines in 16 shards: the first two share a shard, the last is in another.
+      const machines = names(32);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      expect(await journal().stepDurations(waveId, machines[0]!)).toEqual({});
+      const tested = (machineName: string, ms: number) =>
+        journal().recordStage({
+          waveId,
+          machineName,
+          to: 'Testing',
+          at: '2026-11-21T10:20:00.000Z',
+          changeId: `tested-${machineName}`,
+          took: { step: 'testMigrate', ms },
+        });
+      await tested(machines[0]!, 15 * 60_000);
+      expect(await journal().stepDurations(waveId, machines[1]!)).toEqual({ testMigrate: 15 * 60_000 });
+      await tested(machines[1]!, 17 * 60_000);
+      expect(await journal().stepDurations(waveId, machines[0]!)).toEqual({ testMigrate: 16 * 60_000 });
+      expect(await journal().stepDurations(waveId, machines[31]!)).toEqual({});
+      expect(await journal().stepDurations('no-such-wave', machines[0]!)).toEqual({});
+    });
+
     it('pages the machines of one stage across shards in name order', async () => {
       const machines = names(40);
       const created = await journal().createWave(wave(machines));
