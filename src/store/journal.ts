@@ -72,6 +72,12 @@ export const MAX_MACHINES_PER_SHARD = 64;
 const MAX_WAVE_MACHINES = 10_000 * MAX_MACHINES_PER_SHARD;
 /** Shard maps kept in memory; a map never changes once written. */
 const CACHED_SHARD_MAPS = 100;
+/**
+ * Machine and counts rows kept as last read or written here, for the read-modify-writes of stage
+ * changes. Every write checks the row's ETag, so a row another writer changed costs one retry with a
+ * fresh read, never a lost update.
+ */
+const CACHED_ROWS = 4_096;
 /** Longest string property (Table storage allows 32K UTF-16 units). */
 const MAX_STRING_CHARS = 30_000;
 /** Change ids remembered per machine to recognise a replayed activity. */
@@ -267,6 +273,8 @@ export class TableJournal implements Journal {
   readonly #tables: TableNames;
   /** Shard boundaries by wave id, oldest first. */
   readonly #shardMaps = new Map<string, string[]>();
+  /** Rows of the machines table by `PartitionKey RowKey`, least recently used first (see CACHED_ROWS). */
+  readonly #rows = new Map<string, Row>();
 
   constructor(store: TableStore, tables: TableNames) {
     this.#store = store;
@@ -664,28 +672,27 @@ export class TableJournal implements Journal {
         updated.failedStage = undefined;
       }
       const operations: RowOperation[] = [{ kind: 'replace', row: stripUndefined(updated), etag: row.etag }];
+      let counts: Row | undefined;
       if (from !== change.to) {
-        const counter = await this.#store.get(this.#tables.machines, row.partitionKey, COUNTS_RK);
+        const counter = await this.#rowOf(row.partitionKey, COUNTS_RK);
         if (counter === undefined) throw new NonRetriableError(`Wave ${change.waveId} has no counters`);
         const count = (stage: Stage) => num(counter[countProperty(stage)]) ?? 0;
-        operations.push({
-          kind: 'merge',
-          row: {
-            partitionKey: row.partitionKey,
-            rowKey: COUNTS_RK,
-            [countProperty(from)]: Math.max(0, count(from) - 1),
-            [countProperty(change.to)]: count(change.to) + 1,
-            ...(change.took === undefined
-              ? {}
-              : {
-                  [durationProperty(change.took.step)]: blendDuration(
-                    num(counter[durationProperty(change.took.step)]),
-                    change.took.ms,
-                  ),
-                }),
-          },
-          etag: counter.etag,
-        });
+        counts = {
+          partitionKey: row.partitionKey,
+          rowKey: COUNTS_RK,
+          [countProperty(from)]: Math.max(0, count(from) - 1),
+          [countProperty(change.to)]: count(change.to) + 1,
+          ...(change.took === undefined
+            ? {}
+            : {
+                [durationProperty(change.took.step)]: blendDuration(
+                  num(counter[durationProperty(change.took.step)]),
+                  change.took.ms,
+                ),
+              }),
+        };
+        operations.push({ kind: 'merge', row: counts, etag: counter.etag });
+        counts = { ...counter, ...counts };
         operations.push({
           kind: 'create',
           row: this.#auditRow(row.partitionKey, key, {
@@ -703,10 +710,13 @@ export class TableJournal implements Journal {
       }
       try {
         const etags = await this.#store.transact(this.#tables.machines, operations);
+        if (counts !== undefined) this.#remember({ ...counts, etag: etags.get(COUNTS_RK) ?? '' });
+        const written = this.#remember({ ...stripUndefined(updated), etag: etags.get(updated.rowKey) ?? '' });
         if (isFinalStage(change.to)) await this.#release(change.waveId, key);
-        return toMachine({ ...stripUndefined(updated), etag: etags.get(updated.rowKey) ?? '' });
+        return toMachine(written);
       } catch (error) {
         if (!(error instanceof ConcurrencyError || error instanceof RowExistsError)) throw error;
+        this.#forget(row.partitionKey, row.rowKey, COUNTS_RK);
         await backoff(attempt);
       }
     }
@@ -746,9 +756,10 @@ export class TableJournal implements Journal {
             }),
           },
         ]);
-        return toMachine({ ...updated, etag: etags.get(updated.rowKey) ?? '' });
+        return toMachine(this.#remember({ ...updated, etag: etags.get(updated.rowKey) ?? '' }));
       } catch (error) {
         if (!(error instanceof ConcurrencyError || error instanceof RowExistsError)) throw error;
+        this.#forget(row.partitionKey, row.rowKey);
         await backoff(attempt);
       }
     }
@@ -758,7 +769,7 @@ export class TableJournal implements Journal {
   async stepDurations(waveId: string, name: string): Promise<StepDurations> {
     const partitionKey = await this.#partitionOf(waveId, machineKey(name));
     if (partitionKey === undefined) return {};
-    const counter = await this.#store.get(this.#tables.machines, partitionKey, COUNTS_RK);
+    const counter = await this.#rowOf(partitionKey, COUNTS_RK);
     const durations: StepDurations = {};
     for (const step of TIMED_STEPS) {
       const ms = num(counter?.[durationProperty(step)]);
@@ -826,10 +837,33 @@ export class TableJournal implements Journal {
     return found.filter((a): a is ActiveMachine => a !== undefined);
   }
 
+  /** A machine's row for a read-modify-write: as last seen here, else read now. */
   async #machineRow(waveId: string, name: string): Promise<Row> {
-    const row = await this.#machineByKey(waveId, machineKey(name));
+    const key = machineKey(name);
+    const partitionKey = await this.#partitionOf(waveId, key);
+    const row = partitionKey === undefined ? undefined : await this.#rowOf(partitionKey, machineRk(key));
     if (row === undefined) throw new NonRetriableError(`Machine ${name} is not in wave ${waveId}`);
     return row;
+  }
+
+  /** A row of the machines table as last seen here, else read now (and kept). */
+  async #rowOf(partitionKey: string, rowKey: string): Promise<Row | undefined> {
+    const cached = this.#rows.get(`${partitionKey} ${rowKey}`);
+    if (cached !== undefined) return cached;
+    const row = await this.#store.get(this.#tables.machines, partitionKey, rowKey);
+    return row === undefined ? undefined : this.#remember(row);
+  }
+
+  #remember(row: Row): Row {
+    const id = `${row.partitionKey} ${row.rowKey}`;
+    this.#rows.delete(id);
+    this.#rows.set(id, row);
+    if (this.#rows.size > CACHED_ROWS) this.#rows.delete(this.#rows.keys().next().value!);
+    return row;
+  }
+
+  #forget(partitionKey: string, ...rowKeys: string[]): void {
+    for (const rowKey of rowKeys) this.#rows.delete(`${partitionKey} ${rowKey}`);
   }
 
   async #modifyMachine(waveId: string, name: string, modify: (row: Row) => Row): Promise<MachineRecord> {
@@ -840,9 +874,10 @@ export class TableJournal implements Journal {
         const etags = await this.#store.transact(this.#tables.machines, [
           { kind: 'replace', row: updated, etag: row.etag },
         ]);
-        return toMachine({ ...updated, etag: etags.get(updated.rowKey) ?? '' });
+        return toMachine(this.#remember({ ...updated, etag: etags.get(updated.rowKey) ?? '' }));
       } catch (error) {
         if (!(error instanceof ConcurrencyError)) throw error;
+        this.#forget(row.partitionKey, row.rowKey);
         await backoff(attempt);
       }
     }

@@ -8,17 +8,23 @@ import { journalContract } from '../unit/store-journal-contract';
 
 let azurite: AzuriteInstance;
 let journal: Journal;
+let another: Journal;
 
 beforeAll(async () => {
   azurite = await startAzurite();
   journal = await createJournal({ connectionString: azurite.connectionString, tablePrefix: 'factory' });
+  another = await createJournal({ connectionString: azurite.connectionString, tablePrefix: 'factory' });
 });
 
 afterAll(async () => {
   await azurite?.stop();
 });
 
-journalContract('Table storage journal (Azurite)', () => journal);
+journalContract(
+  'Table storage journal (Azurite)',
+  () => journal,
+  () => another,
+);
 
 describe('Table storage journal at scale (Azurite)', () => {
   const waveId = 'wave-big';

@@ -42,7 +42,11 @@ async function allPages<T>(
   return pages;
 }
 
-export function journalContract(label: string, journal: () => Journal): void {
+/**
+ * `journal` is the journal under test; `another` is a second one over the same storage, as another
+ * instance of the Function App would have.
+ */
+export function journalContract(label: string, journal: () => Journal, another: () => Journal): void {
   describe(`${label}: waves`, () => {
     it('creates a wave with a Queued row per machine, counted and paged in name order', async () => {
       const machines = names(23);
@@ -240,6 +244,34 @@ export function journalContract(label: string, journal: () => Journal): void {
       expect(counts.Validating).toBe(16);
       expect(counts.Replicating).toBe(32);
       expect(counts.Queued).toBe(0);
+    });
+
+    it('loses no change another instance made to a machine or its counts since it last saw them', async () => {
+      const machines = names(2);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      const change = (to: 'Validating' | 'Replicating' | 'InitialSeeding', minute: number) => ({
+        waveId,
+        machineName: machines[0]!,
+        to,
+        at: `2026-11-21T10:0${minute}:00.000Z`,
+        changeId: `stale-${to}`,
+      });
+      await journal().recordStage(change('Validating', 1));
+      await another().recordStage(change('Replicating', 2));
+      // A replay of the other instance's change writes nothing, although this one has not seen it.
+      expect((await journal().recordStage(change('Replicating', 3))).stageChangedAt).toBe(
+        '2026-11-21T10:02:00.000Z',
+      );
+      const moved = await journal().recordStage(change('InitialSeeding', 4));
+      expect(moved.stage).toBe('InitialSeeding');
+      const counts = await another().countByStage(waveId);
+      expect([counts.Queued, counts.Validating, counts.Replicating, counts.InitialSeeding]).toEqual([
+        1, 0, 0, 1,
+      ]);
+      const audit = await another().listAudit(waveId, { machineName: machines[0]! });
+      expect(audit.items.map((e) => e.to)).toEqual(['Validating', 'Replicating', 'InitialSeeding']);
     });
 
     it("learns a timed step's typical duration from the changes of the machine's shard", async () => {

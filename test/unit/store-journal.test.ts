@@ -1,11 +1,17 @@
 import { beforeAll } from 'vitest';
-import { createMemoryJournal } from '../../src/store';
-import type { Journal } from '../../src/store/types';
+import { TableJournal, tableNames } from '../../src/store/journal';
+import { MemoryTableStore } from '../../src/store/memoryTables';
 import { journalContract } from './store-journal-contract';
 
-let journal: Journal;
+const store = new MemoryTableStore();
+const journal = new TableJournal(store, tableNames('factory'));
+const another = new TableJournal(store, tableNames('factory'));
 beforeAll(async () => {
-  journal = await createMemoryJournal();
+  await journal.initialise();
 });
 
-journalContract('in-memory journal', () => journal);
+journalContract(
+  'in-memory journal',
+  () => journal,
+  () => another,
+);
