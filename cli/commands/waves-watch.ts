@@ -52,7 +52,7 @@ export function run(args: string[]): Promise<number> {
     try {
       for (;;) {
         try {
-          wave = await api.wave(waveId);
+          wave = await api.waveCounts(waveId);
           failingSince = undefined;
         } catch (err) {
           // A 404, a refused key or an unreachable API before the first answer is the operator's
@@ -65,7 +65,10 @@ export function run(args: string[]): Promise<number> {
         }
         if (wave !== undefined) {
           bars.update(wave);
-          if (waveFinished(wave)) break;
+          if (waveFinished(wave)) {
+            wave = await api.wave(waveId);
+            break;
+          }
         }
         await sleep(intervalS * 1000);
       }

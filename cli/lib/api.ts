@@ -220,6 +220,12 @@ export class FactoryApi {
     return waves;
   }
 
+  /** The wave and its counts by stage, without machines: a cheap read for polling. */
+  async waveCounts(waveId: string): Promise<WaveView> {
+    const res = await this.call('GET', `/api/waves/${encodeURIComponent(waveId)}?pageSize=0`);
+    return (await res.json()) as WaveView;
+  }
+
   /** The wave with every machine (all pages). */
   async wave(waveId: string): Promise<WaveView> {
     const path = `/api/waves/${encodeURIComponent(waveId)}`;

@@ -241,12 +241,12 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalOutc
       if (kills < killAt.length && Date.now() >= killAt[kills]!) {
         kills += 1;
         bars?.update(
-          await api.wave(submitted.id).catch(() => submitted),
+          await api.waveCounts(submitted.id).catch(() => submitted),
           `(killing the host: ${kills}/${killAt.length})`,
         );
         await stack.crashHost();
       }
-      wave = await api.wave(submitted.id);
+      wave = await api.waveCounts(submitted.id);
       bars?.update(wave, kills > 0 ? `(host killed ${kills}x)` : '');
       if (options.approveAll && (wave.counts.AwaitingApproval ?? 0) > 0) {
         await api.act(submitted.id, 'approve', { approver: 'factory rehearse --approve-all' });
@@ -256,6 +256,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalOutc
         (wave.status === 'Completed' || wave.status === 'Cancelled')
       ) {
         finishedAtVirtual = stack.clock.now();
+        wave = await api.wave(submitted.id);
         break;
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));

@@ -24,7 +24,7 @@ import { VM_PIPELINE } from '../orchestrations/vmPipeline';
 import type { WaveSettings } from '../orchestrations/wave';
 import { waveControlId } from '../orchestrations/waveControl';
 import type { SteeringRequest } from '../orchestrations/waveRules';
-import type { MachineRecord, WaveRecord } from '../store/types';
+import type { MachineRecord, Page, WaveRecord } from '../store/types';
 import { instanceExists } from './durableClient';
 import { json, jsonBody, notFound, pageSizeOf, problem, stringMember, unexpected } from './http/responses';
 import { type Services, services } from './http/services';
@@ -163,6 +163,8 @@ const listWaves = route(async (svc, request) => {
   });
 });
 
+const NO_MACHINES: Page<MachineRecord> = { items: [] };
+
 const getWave = route(async (svc, request) => {
   const waveId = request.params.waveId!;
   const wave = await svc.journal.getWave(waveId);
@@ -172,13 +174,17 @@ const getWave = route(async (svc, request) => {
     return problem(400, 'Bad Request', `stage must be one of ${STAGES.join(', ')}`);
   }
   const token = request.query.get('continuationToken');
+  // `pageSize=0`: the counts without machines, for watchers that poll.
+  const countsOnly = request.query.get('pageSize') === '0';
   const [counts, machines] = await Promise.all([
     svc.journal.countByStage(waveId),
-    svc.journal.listMachines(waveId, {
-      pageSize: pageSizeOf(request) ?? 100,
-      ...(token === null ? {} : { continuationToken: token }),
-      ...(stageParam === null ? {} : { stage: stageParam as Stage }),
-    }),
+    countsOnly
+      ? NO_MACHINES
+      : svc.journal.listMachines(waveId, {
+          pageSize: pageSizeOf(request) ?? 100,
+          ...(token === null ? {} : { continuationToken: token }),
+          ...(stageParam === null ? {} : { stage: stageParam as Stage }),
+        }),
   ]);
   return json(200, {
     ...publicWave(wave),

@@ -78,6 +78,11 @@ describe('a 25-machine wave', () => {
       await stack.api(`waves/${accepted.id}?pageSize=10&continuationToken=${token}`)
     ).json()) as WaveView;
     expect(secondPage.machines.map((m) => m.name)).toEqual(names.slice(10, 20));
+    const countsOnly = (await (await stack.api(`waves/${accepted.id}?pageSize=0`)).json()) as WaveView & {
+      continuationToken?: string;
+    };
+    expect(countsOnly).toMatchObject({ counts: { Done: 25 }, machines: [] });
+    expect(countsOnly.continuationToken).toBeUndefined();
     const listed = (await (await stack.api('waves')).json()) as { items: { id: string; status: string }[] };
     expect(listed.items).toContainEqual(expect.objectContaining({ id: accepted.id, status: 'Completed' }));
 
