@@ -265,14 +265,15 @@ export interface ActivityTypes {
 }
 
 /**
- * Stage changes an orchestration entered since its last activity ride along with the next one:
- * the activity records them (idempotent by `changeId`) before doing its own work, which saves an
- * activity and an orchestrator episode per stage change. Order is kept: they are recorded in the
- * order given, before the activity acts.
+ * What an orchestration did since its last activity rides along with the next one: the stage
+ * changes it entered, which the activity records (idempotent by `changeId`, in the order given),
+ * then the events it raises to other instances (`notify`), before the activity does its own work.
+ * This saves an activity and an orchestrator episode for each of them.
  */
-export interface StageRecords {
+export interface Riders {
   record?: RecordStageInput[];
+  notify?: NotifyInstancesInput[];
 }
 
-export type ActivityInput<N extends ActivityName> = ActivityTypes[N][0] & StageRecords;
+export type ActivityInput<N extends ActivityName> = ActivityTypes[N][0] & Riders;
 export type ActivityOutput<N extends ActivityName> = ActivityTypes[N][1];

@@ -553,6 +553,7 @@ export function createActivities(deps: ActivityDeps): Activities {
     const impl = impls[name] as Impl<ActivityName>;
     activities[name] = boundary(async (input, env) => {
       if (input.record !== undefined && input.record.length > 0) await recordStages(input.record, env);
+      for (const notice of input.notify ?? []) await impls.notifyInstances(notice, env);
       return impl(input, env);
     });
   }

@@ -6,7 +6,7 @@
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { ActivityEnv } from '../activities';
-import { ACTIVITY, type ActivityName } from '../activities/contract';
+import { ACTIVITY } from '../activities/contract';
 import '../orchestrations/applianceSlots';
 import '../orchestrations/migrationItemOwner';
 import '../orchestrations/vmPipeline';
@@ -15,18 +15,9 @@ import '../orchestrations/waveControl';
 import { isNotFound, startOnce, statusOf } from './durableClient';
 import { services } from './http/services';
 
-/** Activities that raise events to orchestrations get a durable client input. */
-const NEEDS_CLIENT: ReadonlySet<ActivityName> = new Set([
-  ACTIVITY.notifyInstances,
-  ACTIVITY.startInstances,
-  ACTIVITY.instanceOutcomes,
-]);
-
-function envOf(name: ActivityName, context: InvocationContext): ActivityEnv {
-  const client = () => {
-    if (!NEEDS_CLIENT.has(name)) throw new Error(`activity ${name} has no durable client`);
-    return df.getClient(context);
-  };
+/** Any activity may raise events (those riding along with it, `Riders.notify`): each has a durable client input. */
+function envOf(context: InvocationContext): ActivityEnv {
+  const client = () => df.getClient(context);
   return {
     warn: (message) => context.warn(message),
     // A replayed activity must not start the instance again.
@@ -52,11 +43,11 @@ function envOf(name: ActivityName, context: InvocationContext): ActivityEnv {
 
 for (const name of Object.values(ACTIVITY)) {
   df.app.activity(name, {
-    ...(NEEDS_CLIENT.has(name) ? { extraInputs: [df.input.durableClient()] } : {}),
+    extraInputs: [df.input.durableClient()],
     handler: async (input: unknown, context: InvocationContext) => {
       const { activities } = await services();
       const handler = activities[name] as (input: unknown, env: ActivityEnv) => Promise<unknown>;
-      return handler(input, envOf(name, context));
+      return handler(input, envOf(context));
     },
   });
 }

@@ -20,8 +20,9 @@ import {
   type ActivityOutput,
   type ItemSnapshot,
   type MachineJob,
+  type NotifyInstancesInput,
   type RecordStageInput,
-  type StageRecords,
+  type Riders,
 } from '../activities/contract';
 import type { AzureErrorInfo } from '../domain/errors';
 import { type Stage, type StepDuration, type TimedStep, tookMs } from '../domain/lifecycle';
@@ -169,6 +170,8 @@ class PipelineRun {
   private readonly runStartedAt: number;
   /** Stage changes entered but not recorded yet (see `enter`). */
   private readonly unrecorded: RecordStageInput[] = [];
+  /** Events for other instances not raised yet: they ride along with the next activity. */
+  private readonly unsent: NotifyInstancesInput[] = [];
   /** How long the step that just ended took, for the next stage change to carry to the journal. */
   private took: StepDuration | undefined;
 
@@ -280,7 +283,7 @@ class PipelineRun {
       yield* this.startAndWait(ACTIVITY.completeMigration, 'complete', 'Completing');
     }
     this.releaseItem();
-    yield* this.releaseSlot();
+    this.releaseSlot();
     yield* this.onboard(job);
     this.enter('Done');
     return { name: this.input.name, stage: 'Done' };
@@ -490,10 +493,14 @@ class PipelineRun {
     }
   }
 
-  /** Sleeps until `fireAt` or one of `wake`; a cancel (while cancellable) ends the sleep by throwing. */
+  /**
+   * Sleeps until `fireAt` or one of `wake`; a cancel (while cancellable) ends the sleep by throwing.
+   * Stage changes wait for the activity after a sleep no longer than the first poll (`pollMinMs`);
+   * before a longer one they are recorded, so the journal never lags behind a long wait.
+   */
   private *sleep(fireAt: number, wake: PipelineEvent[]): Orchestration<PipelineEvent | 'timer' | 'task'> {
     const names: PipelineEvent[] = this.cancellable ? [...wake, 'Cancel'] : wake;
-    yield* this.flush();
+    if (this.unsent.length > 0 || fireAt - nowMs(this.context) > this.settings.pollMinMs) yield* this.flush();
     const event = yield* this.inbox.wait(fireAt, names);
     if (event === 'Cancel') throw new CancelRequested();
     return event;
@@ -602,16 +609,14 @@ class PipelineRun {
   }
 
   /** Gives the slot back and wakes the wave, which may be waiting to start another machine. */
-  private *releaseSlot(): Orchestration<void> {
+  private releaseSlot(): void {
     if (!this.slotHeld) return;
     this.context.df.signalEntity(this.slotsEntity(), 'release', [
       slotHolder(this.input.waveId, this.input.name),
     ]);
     this.slotHeld = false;
     const wave = this.input.waveInstanceId;
-    if (wave !== undefined) {
-      yield* this.must(ACTIVITY.notifyInstances, { instanceIds: [wave], event: 'SlotFreed' });
-    }
+    if (wave !== undefined) this.unsent.push({ instanceIds: [wave], event: 'SlotFreed' });
   }
 
   private *cancel(): Orchestration<PipelineResult> {
@@ -634,7 +639,7 @@ class PipelineRun {
       }
     }
     this.releaseItem();
-    yield* this.releaseSlot();
+    this.releaseSlot();
     this.enter('Cancelled');
     return { name: this.input.name, stage: 'Cancelled' };
   }
@@ -653,7 +658,7 @@ class PipelineRun {
     const job = this.job;
     if (job === undefined) {
       // Failed before the plan was read: nothing was enabled.
-      yield* this.releaseSlot();
+      this.releaseSlot();
     } else if (this.slotHeld) {
       // A migration item keeps its replication slot in Azure until it is deleted; so do we.
       const item = yield* callActivity(
@@ -662,7 +667,7 @@ class PipelineRun {
         { job, at: nowIso(this.context) },
         this.settings.retry,
       );
-      if (item.ok && item.value === null) yield* this.releaseSlot();
+      if (item.ok && item.value === null) this.releaseSlot();
     }
     return { name: this.input.name, stage: 'Failed', failedStage: stage, error };
   }
@@ -674,7 +679,6 @@ class PipelineRun {
   private enter(to: Stage, extra: { reason?: string; error?: AzureErrorInfo } = {}): void {
     const from = this.stage;
     this.stage = to;
-    this.context.df.setCustomStatus({ stage: to });
     this.unrecorded.push({
       waveId: this.input.waveId,
       name: this.input.name,
@@ -689,17 +693,23 @@ class PipelineRun {
     this.took = undefined;
   }
 
-  /** The stage changes not recorded yet, for the next activity to record first. */
-  private records(): StageRecords {
-    return this.unrecorded.length === 0 ? {} : { record: this.unrecorded.splice(0) };
+  /** The stage changes not recorded and the events not raised yet, for the next activity to take along. */
+  private riders(): Riders {
+    return {
+      ...(this.unrecorded.length === 0 ? {} : { record: this.unrecorded.splice(0) }),
+      ...(this.unsent.length === 0 ? {} : { notify: this.unsent.splice(0) }),
+    };
   }
 
-  /** Records the stage changes no activity took along yet. */
+  /** Records the stage changes and raises the events no activity took along yet. */
   private *flush(): Orchestration<void> {
-    const pending = this.unrecorded.splice(0);
-    const last = pending.pop();
-    if (last === undefined) return;
-    yield* this.must(ACTIVITY.recordStage, { ...last, ...(pending.length > 0 ? { record: pending } : {}) });
+    const last = this.unrecorded.at(-1);
+    if (last !== undefined) {
+      this.unrecorded.pop();
+      yield* this.must(ACTIVITY.recordStage, last);
+    } else if (this.unsent.length > 0) {
+      yield* this.must(ACTIVITY.notifyInstances, this.unsent.shift()!);
+    }
   }
 
   /** Unique per change across runs: a retry reuses the instance id, so the run's start time tells runs apart. */
@@ -721,7 +731,7 @@ class PipelineRun {
     const result = yield* callActivity(
       this.context,
       name,
-      { ...input, ...this.records() },
+      { ...input, ...this.riders() },
       this.settings.retry,
     );
     if (!result.ok) throw new StepFailed(stage, result.error);
@@ -729,7 +739,7 @@ class PipelineRun {
   }
 
   private *must<N extends ActivityName>(name: N, input: ActivityInput<N>): Orchestration<ActivityOutput<N>> {
-    return yield* mustCall(this.context, name, { ...input, ...this.records() }, this.settings.retry);
+    return yield* mustCall(this.context, name, { ...input, ...this.riders() }, this.settings.retry);
   }
 }
 

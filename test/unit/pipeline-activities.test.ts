@@ -110,8 +110,12 @@ let activities: Activities;
 let warnings: string[];
 /** Orchestration instances as the durable client of an activity sees them. */
 let instances: Map<string, { runtimeStatus: string; output?: unknown }>;
+/** Events raised through the activity's durable client. */
+let raised: { instanceId: string; event: string; data: unknown }[];
 const env = (): ActivityEnv => ({
-  raiseEvent: async () => undefined,
+  raiseEvent: async (instanceId, event, data) => {
+    raised.push({ instanceId, event, data });
+  },
   startInstance: async (_orchestration, instanceId) => {
     if (instances.has(instanceId)) return false;
     instances.set(instanceId, { runtimeStatus: 'Pending' });
@@ -129,6 +133,7 @@ beforeEach(async () => {
   publishFails = false;
   warnings = [];
   instances = new Map();
+  raised = [];
   journal = await createMemoryJournal();
   await journal.createWave({
     id: 'w1',
@@ -350,6 +355,19 @@ describe('journal and lifecycle events', () => {
     expect(await activities.recordStage(second, env())).toEqual({ ok: true, value: null });
     expect(warnings).toHaveLength(1);
     expect((await journal.getMachine('w1', 'web-01'))?.stage).toBe('Replicating');
+  });
+
+  it('raises the events an activity carries before it acts, even when the action fails', async () => {
+    migration.item = record();
+    migration.failNext = new AzureOperationError({ code: 'Conflict', message: 'busy', statusCode: 409 });
+    const input = {
+      job,
+      at: AT,
+      notify: [{ instanceIds: ['wave:w1'], event: 'SlotFreed' }],
+    };
+    expect((await activities.startMigrate(input, env())).ok).toBe(false);
+    expect(raised).toEqual([{ instanceId: 'wave:w1', event: 'SlotFreed', data: null }]);
+    expect(migration.calls).toEqual([]);
   });
 
   it('records the stage changes an activity carries, in order and once, before it acts', async () => {
