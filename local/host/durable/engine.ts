@@ -394,7 +394,9 @@ export class DurableEngine {
   }
 
   private async sendIfActive(instanceId: string, event: HistoryEvent): Promise<ClientResult> {
-    const status = await this.store.readStatus(instanceId);
+    // An instance this process holds in a session is known without a read: its commits go through here.
+    const status =
+      this.sessions.get(instanceId)?.snapshot?.record ?? (await this.store.readStatus(instanceId));
     if (!status) return 'notFound';
     if (TERMINAL_STATUSES.has(status.status)) return 'gone';
     await this.send([{ kind: 'event', id: randomUUID(), instanceId, event }], []);
