@@ -79,6 +79,8 @@ export interface ItemSnapshot {
   healthError?: AzureErrorInfo;
   /** When the last test migration and the migration ended, by Azure's clock (ISO). */
   lastTestMigrationTime?: string;
+  /** The test VM, checked with the item when asked (`ReadItemInput.withTestVm`) and the test succeeded. */
+  testVm?: CheckTestVmOutput;
   lastMigrationTime?: string;
   /** ISO instant the snapshot was read at (the caller's clock). */
   readAt: string;
@@ -124,6 +126,11 @@ export interface ItemInput {
   job: MachineJob;
   /** ISO instant of the orchestration's clock, recorded with what the activity does. */
   at: string;
+}
+
+export interface ReadItemInput extends ItemInput {
+  /** Check the test VM too once the test migration succeeded, saving the pipeline a separate call. */
+  withTestVm?: boolean;
 }
 
 /** A start step: `started` when it sent the request now, `skipped` with why it did not need to. */
@@ -244,7 +251,7 @@ export interface InstanceOutcome {
 export interface ActivityTypes {
   validateMachine: [ValidateMachineInput, ValidateMachineOutput];
   enableReplication: [EnableReplicationInput, EnableOutcome[]];
-  readMigrationItem: [ItemInput, ItemSnapshot | null];
+  readMigrationItem: [ReadItemInput, ItemSnapshot | null];
   startResync: [ItemInput, StartOutcome];
   startTestMigrate: [ItemInput, StartOutcome];
   checkTestVm: [ItemInput, CheckTestVmOutput];

@@ -18,6 +18,7 @@ import type {
   ActivityName,
   ActivityOutput,
   ActivityResult,
+  CheckTestVmOutput,
   CleanupOutput,
   EnableOutcome,
   InstanceOutcome,
@@ -190,6 +191,18 @@ export function createActivities(deps: ActivityDeps): Activities {
   });
   const itemMissing: StartOutcome = { action: 'notAllowed', reason: 'the migration item does not exist' };
 
+  /** The test VM is healthy when it runs, is provisioned and its VM agent is Ready. */
+  async function checkTestVm(job: MachineJob): Promise<CheckTestVmOutput> {
+    const vm = await azure.compute.getVm(job.targetResourceGroup, testVmName(job.targetVmName));
+    if (vm === undefined) return { healthy: false, detail: 'the test VM does not exist' };
+    const missing: string[] = [];
+    if (vm.provisioningState !== 'Succeeded')
+      missing.push(`provisioning ${vm.provisioningState ?? 'unknown'}`);
+    if (vm.powerState !== 'running') missing.push(`power ${vm.powerState ?? 'unknown'}`);
+    if (vm.vmAgentStatus !== 'Ready') missing.push(`VM agent ${vm.vmAgentStatus ?? 'unknown'}`);
+    return { healthy: missing.length === 0, detail: missing.join(', ') || 'healthy', vmId: vm.id };
+  }
+
   /** Records stage changes in order, then tells subscribers of them in one publication. */
   async function recordStages(changes: RecordStageInput[], env: ActivityEnv): Promise<void> {
     for (const change of changes) {
@@ -288,9 +301,13 @@ export function createActivities(deps: ActivityDeps): Activities {
       );
     },
 
-    async readMigrationItem({ job, at }) {
+    async readMigrationItem({ job, at, withTestVm }) {
       const item = await migration.get(job.machineId);
-      return item === undefined ? null : snapshotOf(item, at);
+      if (item === undefined) return null;
+      const snapshot = snapshotOf(item, at);
+      return withTestVm && item.testMigrateState === 'TestMigrationSucceeded'
+        ? { ...snapshot, testVm: await checkTestVm(job) }
+        : snapshot;
     },
 
     startResync: startOnItem(
@@ -321,14 +338,7 @@ export function createActivities(deps: ActivityDeps): Activities {
     ),
 
     async checkTestVm({ job }) {
-      const vm = await azure.compute.getVm(job.targetResourceGroup, testVmName(job.targetVmName));
-      if (vm === undefined) return { healthy: false, detail: 'the test VM does not exist' };
-      const missing: string[] = [];
-      if (vm.provisioningState !== 'Succeeded')
-        missing.push(`provisioning ${vm.provisioningState ?? 'unknown'}`);
-      if (vm.powerState !== 'running') missing.push(`power ${vm.powerState ?? 'unknown'}`);
-      if (vm.vmAgentStatus !== 'Ready') missing.push(`VM agent ${vm.vmAgentStatus ?? 'unknown'}`);
-      return { healthy: missing.length === 0, detail: missing.join(', ') || 'healthy', vmId: vm.id };
+      return checkTestVm(job);
     },
 
     startTestCleanup: startOnItem(

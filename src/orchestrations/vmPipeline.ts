@@ -18,6 +18,7 @@ import {
   type ActivityInput,
   type ActivityName,
   type ActivityOutput,
+  type CheckTestVmOutput,
   type ItemSnapshot,
   type MachineJob,
   type NotifyInstancesInput,
@@ -318,9 +319,9 @@ class PipelineRun {
       const test = yield* this.start(ACTIVITY.startTestMigrate, 'TestMigrating');
       let failure: { stage: Stage; error: AzureErrorInfo } | undefined;
       try {
-        yield* this.waitFor('testMigrate', 'TestMigrating', test);
+        const tested = yield* this.waitFor('testMigrate', 'TestMigrating', test);
         this.enter('Testing');
-        const health = yield* this.checkTestVm(job);
+        const health = yield* this.checkTestVm(job, tested?.testVm);
         if (!health) {
           failure = {
             stage: 'Testing',
@@ -348,10 +349,13 @@ class PipelineRun {
     }
   }
 
-  /** Reads the test VM until it is healthy, a few times while it boots. */
-  private *checkTestVm(job: MachineJob): Orchestration<boolean> {
+  /** Reads the test VM until it is healthy, a few times while it boots; `first` is a check already made. */
+  private *checkTestVm(job: MachineJob, first: CheckTestVmOutput | undefined): Orchestration<boolean> {
     for (let check = 1; ; check++) {
-      const result = yield* this.must(ACTIVITY.checkTestVm, { job, at: nowIso(this.context) });
+      const result =
+        check === 1 && first !== undefined
+          ? first
+          : yield* this.must(ACTIVITY.checkTestVm, { job, at: nowIso(this.context) });
       if (result.healthy) return true;
       if (check >= this.settings.testVmChecks) return false;
       yield* this.sleep(nowMs(this.context) + this.settings.pollMinMs, ['Cancel']);
@@ -455,7 +459,11 @@ class PipelineRun {
     for (;;) {
       let current: Progress | undefined;
       if (read) {
-        const item = yield* this.call(ACTIVITY.readMigrationItem, { job, at: nowIso(this.context) }, stage);
+        const item = yield* this.call(
+          ACTIVITY.readMigrationItem,
+          { job, at: nowIso(this.context), ...(phase === 'testMigrate' ? { withTestVm: true } : {}) },
+          stage,
+        );
         const verdict = judge(phase, item);
         if (verdict.kind === 'done') {
           const timed = TIMED_PHASES[phase];

@@ -325,6 +325,27 @@ describe('the test VM and clean-up on cancel', () => {
     expect(ready.ok && ready.value.healthy).toBe(true);
   });
 
+  it('is checked with the item when the read asks and the test migration succeeded', async () => {
+    vms.set('rg-prod/web-01-test', {
+      id: 'vm-test',
+      name: 'web-01-test',
+      resourceGroup: 'rg-prod',
+      location: 'westeurope',
+      tags: {},
+      provisioningState: 'Succeeded',
+      powerState: 'running',
+      vmAgentStatus: 'Ready',
+    });
+    migration.item = record({ testMigrateState: 'TestMigrationInProgress' });
+    const running = await activities.readMigrationItem({ job, at: AT, withTestVm: true }, env());
+    expect(running.ok && running.value?.testVm).toBeUndefined();
+    migration.item = record({ testMigrateState: 'TestMigrationSucceeded' });
+    const tested = await activities.readMigrationItem({ job, at: AT, withTestVm: true }, env());
+    expect(tested.ok && tested.value?.testVm).toEqual({ healthy: true, detail: 'healthy', vmId: 'vm-test' });
+    const plain = await activities.readMigrationItem({ job, at: AT }, env());
+    expect(plain.ok && plain.value?.testVm).toBeUndefined();
+  });
+
   it('cleans up a finished test first, then stops replication, then reports clean', async () => {
     migration.item = record({
       testMigrateState: 'TestMigrationSucceeded',
