@@ -30,6 +30,15 @@ export function vmNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The name of the Site Recovery migration item of a discovered VMware machine: the machine's own
+ * ARM name (the last segment of `.../VMwareSites/{site}/machines/{name}`), as Microsoft's scripts
+ * name it; undefined for an id that names no machine.
+ */
+export function migrationItemName(machineId: string): string | undefined {
+  return /\/machines\/([^/]+)\/?$/i.exec(machineId)?.[1];
+}
+
 /** The name of the VM a test migration of `targetName` creates. */
 export function testVmName(targetName: string): string {
   return `${targetName}${TEST_VM_SUFFIX}`;

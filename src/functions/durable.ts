@@ -8,7 +8,6 @@ import * as df from 'durable-functions';
 import type { ActivityEnv } from '../activities';
 import { ACTIVITY } from '../activities/contract';
 import '../orchestrations/applianceSlots';
-import '../orchestrations/migrationItemOwner';
 import '../orchestrations/vmPipeline';
 import '../orchestrations/wave';
 import '../orchestrations/waveControl';

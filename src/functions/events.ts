@@ -7,8 +7,9 @@
  *   exists; a finished one that skipped or failed is run again for a newer event.
  * - A NonCompliant policy state of a VM: start its drift correction
  *   (`remediationInstanceId(vmId, eventId)`); other states only update the VM's drift entity.
- * - A write or action on a migration item a pipeline owns (entity `migrationItemOwner`, which the
- *   pipeline sets once the item exists): raise `MigrationItemChanged` to that pipeline.
+ * - A write or action on the migration item of a wave's machine (found through the management
+ *   store's index, `ownerOfItem`): raise `MigrationItemChanged` to the machine's pipeline, which
+ *   ignores it unless it is waiting for the item (a finished one answers 410, which is quiet).
  *
  * Delivery is at least once and unordered: every step is idempotent by event id and resource.
  * An event this handler cannot read is logged and acknowledged (never a poison loop); only a
@@ -24,7 +25,6 @@ import {
   remediationInstanceId,
   vmIdParts,
 } from '../domain/scope';
-import { ITEM_OWNER_ENTITY, itemOwnerKey } from '../orchestrations/migrationItemOwner';
 import { ONBOARD_VM, type OnboardingInput, type OnboardingResult } from '../orchestrations/onboarding';
 import { REMEDIATE_DRIFT, type RemediationInput } from '../orchestrations/remediation';
 import { DRIFT_ENTITY } from '../orchestrations/vmDrift';
@@ -118,12 +118,9 @@ async function onMigrationItem(
   // The factory's own action: the pipeline that took it is waiting for its outcome already.
   const own = svc.config.management.ownClientId;
   if (own !== undefined && event.callerAppId === own) return;
-  // The pipeline names itself the item's owner once the item exists (entity migrationItemOwner).
-  const owner = await client.readEntityState<string | null>(
-    new df.EntityId(ITEM_OWNER_ENTITY, itemOwnerKey(event.itemId)),
-  );
-  const instanceId = owner.entityExists ? owner.entityState : null;
-  if (!instanceId) return;
+  const owner = await svc.store.ownerOfItem(event.itemId, svc.journal);
+  if (owner === undefined) return;
+  const { instanceId } = owner;
   try {
     await client.raiseEvent(instanceId, MIGRATION_ITEM_CHANGED, {
       eventId: event.eventId,

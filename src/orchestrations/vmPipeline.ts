@@ -28,7 +28,6 @@ import {
 import type { AzureErrorInfo } from '../domain/errors';
 import { type Stage, type StepDuration, type TimedStep, tookMs } from '../domain/lifecycle';
 import type { Cutover } from '../domain/plan';
-import { ITEM_OWNER_ENTITY, itemOwnerKey } from './migrationItemOwner';
 import {
   approverOf,
   cutoverGate,
@@ -160,8 +159,6 @@ class PipelineRun {
   private stage: Stage = 'Queued';
   private step = 0;
   private job: MachineJob | undefined;
-  /** The migration item this run told the Event Grid handler it owns. */
-  private itemId: string | undefined;
   private slotHeld: boolean;
   /** Once the cut-over has started the machine moves to Azure: cancel is declined. */
   private cancellable = true;
@@ -243,7 +240,6 @@ class PipelineRun {
     // A machine whose item exists (a retry, or replication an operator started) continues from it.
     const from = startPoint(validation.item ?? null, validation.failedStage, !job.skipTestMigration);
     if (before(from, 'Completing')) yield* this.takeSlot();
-    if (validation.item) this.claimItem(validation.item.id);
 
     if (from === 'Validating') {
       yield* this.enable(job);
@@ -283,7 +279,6 @@ class PipelineRun {
       this.enter('Completing');
       yield* this.startAndWait(ACTIVITY.completeMigration, 'complete', 'Completing');
     }
-    this.releaseItem();
     this.releaseSlot();
     yield* this.onboard(job);
     this.enter('Done');
@@ -300,10 +295,7 @@ class PipelineRun {
         { jobs: [job], at: nowIso(this.context) },
         'Replicating',
       );
-      if (outcome !== undefined && outcome.status !== 'failed') {
-        if (outcome.migrationItemId !== undefined) this.claimItem(outcome.migrationItemId);
-        return;
-      }
+      if (outcome !== undefined && outcome.status !== 'failed') return;
       const error = outcome?.error ?? { code: 'EnableFailed', message: 'The enable request had no answer.' };
       if (outcome?.retryAfterMs === undefined || attempt >= retry.attempts)
         throw new StepFailed('Replicating', error);
@@ -574,23 +566,6 @@ class PipelineRun {
     if (ms !== undefined) this.took = { step, ms };
   }
 
-  /** Lets the Event Grid handler find this run when Azure reports a change to the item. */
-  private claimItem(itemId: string): void {
-    if (this.itemId === itemId) return;
-    this.itemId = itemId;
-    this.context.df.signalEntity(
-      new df.EntityId(ITEM_OWNER_ENTITY, itemOwnerKey(itemId)),
-      'set',
-      this.context.df.instanceId,
-    );
-  }
-
-  private releaseItem(): void {
-    if (this.itemId === undefined) return;
-    this.context.df.signalEntity(new df.EntityId(ITEM_OWNER_ENTITY, itemOwnerKey(this.itemId)), 'clear');
-    this.itemId = undefined;
-  }
-
   private slotsEntity(): df.EntityId {
     return new df.EntityId(SLOTS_ENTITY, this.input.appliance.toLowerCase());
   }
@@ -646,7 +621,6 @@ class PipelineRun {
         this.inbox.drain('MigrationItemChanged');
       }
     }
-    this.releaseItem();
     this.releaseSlot();
     this.enter('Cancelled');
     return { name: this.input.name, stage: 'Cancelled' };

@@ -2,18 +2,21 @@
  * What the Event Grid handlers keep in Table storage: each managed VM's state (onboarded, skipped
  * and why, taken out of management by whom and why), its history (onboardings, drift corrections,
  * escalations, management changes), and an index of which wave migrates to a VM, so a VM the
- * pipeline creates (or its test VM) is left to the pipeline.
+ * pipeline creates (or its test VM) is left to the pipeline, and of which wave machine a migration
+ * item belongs to, so a change made to it outside the factory wakes that machine's pipeline.
  *
  * Layout (table `{prefix}ManagedVms`; keys are lower-case, URI-encoded):
  * - PartitionKey `vm`, RowKey VM id: the VM's record.
  * - PartitionKey VM id, RowKey `h|{at}|{id}`: its history, oldest first; `id` makes a replay a no-op.
  * - PartitionKey `target`, RowKey `{group}|{vm}`: the wave machine migrating to (or testing on)
- *   that VM. PartitionKey `indexedWave`, RowKey wave id: waves whose machines are indexed.
+ *   that VM. PartitionKey `item`, RowKey migration item name: the wave machine it migrates.
+ *   PartitionKey `indexedWave.v2`, RowKey wave id: waves whose machines are indexed (v2: with
+ *   their migration items; waves indexed before are indexed again).
  */
 import type { TokenCredential } from '@azure/core-auth';
 import type { JournalStorageSettings } from '../config';
 import { ConcurrencyError } from '../domain/errors';
-import { machineInstanceId, testVmName } from '../domain/names';
+import { machineInstanceId, migrationItemName, testVmName } from '../domain/names';
 import { tableStoreFor } from './azureTables';
 import { MemoryTableStore } from './memoryTables';
 import { type Row, RowExistsError, type TableStore } from './tables';
@@ -71,7 +74,8 @@ export interface Owner {
 
 const VM_PK = 'vm';
 const TARGET_PK = 'target';
-const INDEXED_PK = 'indexedWave';
+const ITEM_PK = 'item';
+const INDEXED_PK = 'indexedWave.v2';
 /** Waves read per page when looking for waves not indexed yet. */
 const WAVES_PAGE = 20;
 /** A lookup that found nothing re-reads the waves at most this often, in ms (real time). */
@@ -203,6 +207,12 @@ export class ManagementStore {
     return this.#owner(TARGET_PK, `${key(resourceGroup)}|${key(vmName)}`, waves);
   }
 
+  /** The wave machine whose migration item this is (by the item's ARM id), if a wave owns it. */
+  async ownerOfItem(itemId: string, waves: WaveSource): Promise<Owner | undefined> {
+    const name = /\/replicationMigrationItems\/([^/]+)\/?$/i.exec(itemId)?.[1];
+    return name === undefined ? undefined : this.#owner(ITEM_PK, key(name), waves);
+  }
+
   async #owner(partitionKey: string, rowKey: string, waves: WaveSource): Promise<Owner | undefined> {
     const found = await this.#store.get(this.#table, partitionKey, rowKey);
     if (found !== undefined) return ownerOf(found);
@@ -271,6 +281,8 @@ export class ManagementStore {
             testVm: true,
           });
         }
+        const item = migrationItemName(str(plan.machineId) ?? machine.machineId ?? '');
+        if (item !== undefined) rows.push({ partitionKey: ITEM_PK, rowKey: key(item), ...owner });
       }
       // One partition per batch; upserts make a repeated indexing harmless.
       await Promise.all(rows.map((row) => this.#store.transact(this.#table, [{ kind: 'upsert', row }])));

@@ -3,13 +3,16 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { VmManagement } from '../../src/activities/management';
 import type { FactoryEventInput } from '../../src/activities/managementEvents';
 import type { AzureGateways, OnboardingProfile, OnboardingStatus, VmRecord } from '../../src/azure/types';
-import { createMemoryJournal } from '../../src/store';
+import { machineInstanceId } from '../../src/domain/names';
+import { createMemoryJournal, type Journal } from '../../src/store';
 import { createMemoryManagementStore, type ManagementStore } from '../../src/store/management';
 
 const SUB = '/subscriptions/6f1c2a9e-0000-4000-8000-000000000001';
 const vmId = (group: string, name: string) =>
   `${SUB}/resourceGroups/${group}/providers/Microsoft.Compute/virtualMachines/${name}`;
 const AT = '2026-11-21T10:00:00.000Z';
+/** The discovered machine of app-01: its migration item is named after it (`app-01-5a1f`). */
+const DISCOVERED_APP_01 = `${SUB}/resourceGroups/rg-migrate/providers/Microsoft.OffAzure/VMwareSites/site1/machines/app-01-5a1f`;
 const SUPPORTED = new Set(['westeurope']);
 
 let vms: Map<string, VmRecord>;
@@ -19,6 +22,7 @@ let published: FactoryEventInput[];
 let warnings: string[];
 let publishFails: boolean;
 let store: ManagementStore;
+let journal: Journal;
 let management: VmManagement;
 
 function addVm(group: string, name: string, extra: Partial<VmRecord> = {}) {
@@ -34,12 +38,17 @@ beforeEach(async () => {
   published = [];
   warnings = [];
   publishFails = false;
-  const journal = await createMemoryJournal();
+  journal = await createMemoryJournal();
   await journal.createWave({
     id: 'w1',
     name: 'wave one',
     cutover: 'auto',
-    machines: [{ name: 'app-01', plan: { targetResourceGroup: 'rg-prod', targetVmName: 'app-01-az' } }],
+    machines: [
+      {
+        name: 'app-01',
+        plan: { targetResourceGroup: 'rg-prod', targetVmName: 'app-01-az', machineId: DISCOVERED_APP_01 },
+      },
+    ],
     at: AT,
   });
   await journal.updateWave('w1', { status: 'Running', at: AT });
@@ -92,6 +101,19 @@ beforeEach(async () => {
 });
 
 const input = (id: string) => ({ vmId: id, eventId: 'e1', at: AT });
+
+describe('the owner index', () => {
+  it("finds the wave machine of a migration item by the item's name, and no one for another item", async () => {
+    const items =
+      '/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/replicationFabrics/f/replicationProtectionContainers/c/replicationMigrationItems';
+    expect(await store.ownerOfItem(`${items}/APP-01-5A1F`, journal)).toEqual({
+      waveId: 'w1',
+      name: 'app-01',
+      instanceId: machineInstanceId('w1', 'app-01'),
+    });
+    expect(await store.ownerOfItem(`${items}/web-09-77aa`, journal)).toBeUndefined();
+  });
+});
 
 describe('skipMigrationVm', () => {
   it("records a migration's test VM and migrated VM as skipped, and leaves any other VM alone", async () => {
