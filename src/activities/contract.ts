@@ -81,8 +81,6 @@ export interface ItemSnapshot {
   lastTestMigrationTime?: string;
   /** The test VM, checked with the item when asked (`ReadItemInput.withTestVm`) and the test succeeded. */
   testVm?: CheckTestVmOutput;
-  /** How the step asked for in `ReadItemInput.andStart` was started, when the read showed the phase over. */
-  next?: StartOutcome;
   lastMigrationTime?: string;
   /** ISO instant the snapshot was read at (the caller's clock). */
   readAt: string;
@@ -130,20 +128,9 @@ export interface ItemInput {
   at: string;
 }
 
-/** The Azure operations the pipeline starts and then waits for. */
-export type Phase = 'seeding' | 'testMigrate' | 'testCleanup' | 'migrate' | 'complete';
-
-/** Steps a read may start as soon as it shows the phase before them over. */
-export type FollowingStep = typeof ACTIVITY.startTestCleanup | typeof ACTIVITY.completeMigration;
-
 export interface ReadItemInput extends ItemInput {
   /** Check the test VM too once the test migration succeeded, saving the pipeline a separate call. */
   withTestVm?: boolean;
-  /**
-   * Start `start` in the same activity once the item shows `phase` over (and the test VM, when
-   * checked, healthy): the step that always follows, without an activity and an episode of its own.
-   */
-  andStart?: { phase: Phase; start: FollowingStep };
 }
 
 /** A start step: `started` when it sent the request now, `skipped` with why it did not need to. */

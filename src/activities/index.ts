@@ -12,7 +12,6 @@ import type { AzureGateways, MigrationItemRecord, StageChangeEvent } from '../az
 import { AzureOperationError, describeError, normaliseError, retryDelayOf } from '../domain/errors';
 import type { TimedStep } from '../domain/lifecycle';
 import { testVmName } from '../domain/names';
-import { judge } from '../orchestrations/pipelineRules';
 import type { Journal } from '../store/types';
 import type {
   ActivityInput,
@@ -302,26 +301,13 @@ export function createActivities(deps: ActivityDeps): Activities {
       );
     },
 
-    async readMigrationItem({ job, at, withTestVm, andStart }, env) {
+    async readMigrationItem({ job, at, withTestVm }) {
       const item = await migration.get(job.machineId);
       if (item === undefined) return null;
       const snapshot = snapshotOf(item, at);
-      if (withTestVm && item.testMigrateState === 'TestMigrationSucceeded') {
-        snapshot.testVm = await checkTestVm(job);
-      }
-      if (
-        andStart === undefined ||
-        judge(andStart.phase, snapshot).kind !== 'done' ||
-        snapshot.testVm?.healthy === false
-      ) {
-        return snapshot;
-      }
-      try {
-        return { ...snapshot, next: await impls[andStart.start]({ job, at }, env) };
-      } catch {
-        // The pipeline starts the step itself and meets the failure there, in the step's own stage.
-        return snapshot;
-      }
+      return withTestVm && item.testMigrateState === 'TestMigrationSucceeded'
+        ? { ...snapshot, testVm: await checkTestVm(job) }
+        : snapshot;
     },
 
     startResync: startOnItem(

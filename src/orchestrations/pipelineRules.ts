@@ -4,14 +4,15 @@
  * machine continues; whether the cut-over gate is open. The orchestration (vmPipeline.ts) only
  * sequences them; the unit tests call them directly.
  */
-import type { ItemSnapshot, Phase } from '../activities/contract';
+import type { ItemSnapshot } from '../activities/contract';
 import type { AzureErrorInfo } from '../domain/errors';
 import type { Stage } from '../domain/lifecycle';
 import type { Cutover } from '../domain/plan';
 import { cutoverWindowState } from '../domain/scheduling';
 import { type Instant, larger, smaller } from './support';
 
-export type { Phase } from '../activities/contract';
+/** The Azure operations the pipeline starts and then waits for. */
+export type Phase = 'seeding' | 'testMigrate' | 'testCleanup' | 'migrate' | 'complete';
 
 export type Verdict =
   | { kind: 'wait'; percent?: number }

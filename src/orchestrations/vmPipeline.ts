@@ -19,13 +19,11 @@ import {
   type ActivityName,
   type ActivityOutput,
   type CheckTestVmOutput,
-  type FollowingStep,
   type ItemSnapshot,
   type MachineJob,
   type NotifyInstancesInput,
   type RecordStageInput,
   type Riders,
-  type StartOutcome,
 } from '../activities/contract';
 import type { AzureErrorInfo } from '../domain/errors';
 import { type Stage, type StepDuration, type TimedStep, tookMs } from '../domain/lifecycle';
@@ -174,8 +172,6 @@ class PipelineRun {
   private readonly unsent: NotifyInstancesInput[] = [];
   /** How long the step that just ended took, for the next stage change to carry to the journal. */
   private took: StepDuration | undefined;
-  /** A step the last read started as soon as it saw the phase before it over (`ReadItemInput.andStart`). */
-  private prestarted: { name: FollowingStep; outcome: StartOutcome; at: number } | undefined;
 
   constructor(
     private readonly context: df.OrchestrationContext,
@@ -276,12 +272,7 @@ class PipelineRun {
           ? 'the source VM is shut down before the final sync'
           : 'the source VM stays on',
       });
-      yield* this.startAndWait(
-        ACTIVITY.startMigrate,
-        'migrate',
-        'MigratingCutover',
-        ACTIVITY.completeMigration,
-      );
+      yield* this.startAndWait(ACTIVITY.startMigrate, 'migrate', 'MigratingCutover');
     }
     this.cancellable = false;
     if (before(from, 'Completing')) {
@@ -320,7 +311,7 @@ class PipelineRun {
       const test = yield* this.start(ACTIVITY.startTestMigrate, 'TestMigrating');
       let failure: { stage: Stage; error: AzureErrorInfo } | undefined;
       try {
-        const tested = yield* this.waitFor('testMigrate', 'TestMigrating', test, ACTIVITY.startTestCleanup);
+        const tested = yield* this.waitFor('testMigrate', 'TestMigrating', test);
         this.enter('Testing');
         const health = yield* this.checkTestVm(job, tested?.testVm);
         if (!health) {
@@ -451,7 +442,6 @@ class PipelineRun {
     phase: Phase,
     stage: Stage,
     started: Started | undefined,
-    then?: FollowingStep,
   ): Orchestration<ItemSnapshot | null> {
     const job = this.job!;
     let polls = 0;
@@ -461,22 +451,13 @@ class PipelineRun {
     for (;;) {
       let current: Progress | undefined;
       if (read) {
-        const readAt = nowMs(this.context);
         const item = yield* this.call(
           ACTIVITY.readMigrationItem,
-          {
-            job,
-            at: nowIso(this.context),
-            ...(phase === 'testMigrate' ? { withTestVm: true } : {}),
-            ...(then === undefined ? {} : { andStart: { phase, start: then } }),
-          },
+          { job, at: nowIso(this.context), ...(phase === 'testMigrate' ? { withTestVm: true } : {}) },
           stage,
         );
         const verdict = judge(phase, item);
         if (verdict.kind === 'done') {
-          if (then !== undefined && item?.next !== undefined) {
-            this.prestarted = { name: then, outcome: item.next, at: readAt };
-          }
           const timed = TIMED_PHASES[phase];
           if (timed !== undefined && started !== undefined && item !== null) {
             this.learn(timed.step, started.at, timed.end(item));
@@ -543,14 +524,13 @@ class PipelineRun {
     }
   }
 
-  /** Starts an Azure operation and waits for it (`then`: see `waitFor`). */
+  /** Starts an Azure operation and waits for it. */
   private *startAndWait(
     name: Parameters<PipelineRun['start']>[0],
     phase: Phase,
     stage: Stage,
-    then?: FollowingStep,
   ): Orchestration<ItemSnapshot | null> {
-    return yield* this.waitFor(phase, stage, yield* this.start(name, stage), then);
+    return yield* this.waitFor(phase, stage, yield* this.start(name, stage));
   }
 
   /**
@@ -566,12 +546,8 @@ class PipelineRun {
       | typeof ACTIVITY.completeMigration,
     stage: Stage,
   ): Orchestration<Started | undefined> {
-    // A read may have started this step already, as soon as it saw the phase before it over.
-    const pre = this.prestarted?.name === name ? this.prestarted : undefined;
-    this.prestarted = undefined;
-    const at = pre?.at ?? nowMs(this.context);
-    const outcome =
-      pre?.outcome ?? (yield* this.call(name, { job: this.job!, at: nowIso(this.context) }, stage));
+    const at = nowMs(this.context);
+    const outcome = yield* this.call(name, { job: this.job!, at: nowIso(this.context) }, stage);
     if (outcome.action === 'notAllowed') {
       throw new StepFailed(stage, {
         code: 'OperationNotAllowed',
