@@ -35,6 +35,7 @@ import {
   type TimedStep,
 } from '../domain/lifecycle';
 import {
+  chunks,
   MAX_BATCH,
   type Row,
   RowExistsError,
@@ -188,12 +189,6 @@ async function inParallel<T, R>(items: T[], work: (item: T) => Promise<R>): Prom
   };
   await Promise.all(Array.from({ length: Math.min(PARALLELISM, items.length) }, worker));
   return results;
-}
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const result: T[][] = [];
-  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
-  return result;
 }
 
 /** A short random pause between ETag retries, so racing writers spread out (ms). */

@@ -19,7 +19,7 @@ import { ConcurrencyError } from '../domain/errors';
 import { machineInstanceId, migrationItemName, testVmName } from '../domain/names';
 import { tableStoreFor } from './azureTables';
 import { MemoryTableStore } from './memoryTables';
-import { type Row, RowExistsError, type TableStore } from './tables';
+import { chunks, MAX_BATCH, type Row, RowExistsError, type TableStore } from './tables';
 import type { Journal } from './types';
 
 export type ManagedVmState = 'Onboarding' | 'Onboarded' | 'Pending' | 'Skipped' | 'Failed' | 'Unmanaged';
@@ -284,8 +284,23 @@ export class ManagementStore {
         const item = migrationItemName(str(plan.machineId) ?? machine.machineId ?? '');
         if (item !== undefined) rows.push({ partitionKey: ITEM_PK, rowKey: key(item), ...owner });
       }
-      // One partition per batch; upserts make a repeated indexing harmless.
-      await Promise.all(rows.map((row) => this.#store.transact(this.#table, [{ kind: 'upsert', row }])));
+      // A batch holds one partition; upserts make a repeated indexing harmless.
+      const byPartition = new Map<string, Row[]>();
+      for (const row of rows) {
+        const partition = byPartition.get(row.partitionKey);
+        if (partition === undefined) byPartition.set(row.partitionKey, [row]);
+        else partition.push(row);
+      }
+      await Promise.all(
+        [...byPartition.values()].flatMap((partition) =>
+          chunks(partition, MAX_BATCH).map((batch) =>
+            this.#store.transact(
+              this.#table,
+              batch.map((row) => ({ kind: 'upsert' as const, row })),
+            ),
+          ),
+        ),
+      );
       token = page.continuationToken;
     } while (token !== undefined);
     await this.#store.transact(this.#table, [

@@ -67,3 +67,10 @@ export class RowMissingError extends Error {
 
 /** Largest batch Table storage accepts. */
 export const MAX_BATCH = 100;
+
+/** `items` in consecutive slices of at most `size` (e.g. batches of `MAX_BATCH` operations). */
+export function chunks<T>(items: T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}
