@@ -4,6 +4,7 @@
  * pipeline's activities each reads first and acts only when still needed, so a replay or a
  * redelivered event never assigns twice; whatever they throw becomes data at the boundary.
  */
+import { profileId } from '../azure/onboarding';
 import type { AzureGateways, OnboardingProfile, OnboardingStatus } from '../azure/types';
 import type { ManagementSettings } from '../config';
 import { describeError, normaliseError, retryDelayOf } from '../domain/errors';
@@ -17,6 +18,7 @@ import {
   type ManagementInput,
   type ManagementOutput,
   type RecordVmInput,
+  type StartOnboardingOutput,
 } from './managementContract';
 import { FACTORY_EVENT, type FactoryEventPublisher, type FactoryEventType } from './managementEvents';
 
@@ -34,6 +36,8 @@ export interface ManagementDeps {
 export type ManagementActivities = {
   [N in ManagementActivityName]: (input: ManagementInput<N>) => Promise<ActivityResult<ManagementOutput<N>>>;
 };
+
+const statusOf = (status: OnboardingStatus) => (status.status === undefined ? {} : { status: status.status });
 
 const BEST_PRACTICES = /\/bestpractices\/azurebestpractices(production|devtest)$/i;
 
@@ -119,7 +123,19 @@ export class VmManagement {
     }
   }
 
-  async assess({ vmId, eventId, at, ownerChecked }: ManagementInput<'assessVmForOnboarding'>) {
+  /**
+   * The onboarding's first step: checks the VM (still there, in scope, not a wave's, in a region
+   * Automanage offers, not assigned yet, not out of management) and assigns the configured profile,
+   * or records why not. The start is recorded before the PUT, so a re-run of this step (after a
+   * host died past the PUT) finds its own record beside the assignment and carries on, rather than
+   * taking the assignment for someone else's.
+   */
+  async startOnboarding({
+    vmId,
+    eventId,
+    at,
+    ownerChecked,
+  }: ManagementInput<'startVmOnboarding'>): Promise<StartOnboardingOutput> {
     const { azure, store, settings } = this.deps;
     const skip = async (reason: string, state: ManagedVmState = 'Skipped') => {
       await this.#recordSkip({ vmId, eventId, at }, reason, state);
@@ -145,18 +161,30 @@ export class VmManagement {
     if (!azure.onboarding.supportsRegion(vm.location)) {
       return skip(`Automanage is not offered in ${vm.location}`);
     }
+    const power = vm.powerState === undefined ? {} : { powerState: vm.powerState };
+    const started = `assign:${eventId}`;
     const current = await azure.onboarding.getStatus(vm.id);
     if (current !== undefined) {
+      if (await store.hasHistory(vmId, at, started)) {
+        return { action: 'onboard', assigned: false, ...statusOf(current), ...power };
+      }
       if (managed !== undefined && managed.state !== 'Skipped') {
         return { action: 'skip' as const, reason: 'already onboarded', state: managed.state };
       }
       return skip(`already assigned to ${current.profileId}`, 'Onboarded');
     }
-    return {
-      action: 'onboard' as const,
-      profile: settings.onboardingProfile,
-      ...(vm.powerState === undefined ? {} : { powerState: vm.powerState }),
-    };
+    const profile = settings.onboardingProfile;
+    await this.record({
+      vmId,
+      eventId,
+      at,
+      id: started,
+      kind: 'OnboardingStarted',
+      state: 'Onboarding',
+      profileId: profileId(profile),
+    });
+    const assigned = await azure.onboarding.assign(vm.id, profile);
+    return { action: 'onboard', assigned: true, ...statusOf(assigned), ...power };
   }
 
   /**
@@ -200,29 +228,13 @@ export class VmManagement {
       : `migrated by wave ${owner.waveId} (${owner.name}); its pipeline onboards it as the plan says`;
   }
 
-  async assign({ vmId, eventId, at, profile }: ManagementInput<'assignVmProfile'>) {
-    const current = await this.deps.azure.onboarding.getStatus(vmId);
-    let status: OnboardingStatus | undefined = current;
-    if (current === undefined) status = await this.deps.azure.onboarding.assign(vmId, profile);
-    await this.record({
-      vmId,
-      eventId,
-      at,
-      id: `assign:${eventId}`,
-      kind: 'OnboardingStarted',
-      state: 'Onboarding',
-      ...(status === undefined ? {} : { profileId: status.profileId }),
-    });
-    return {
-      assigned: current === undefined,
-      ...(status?.status === undefined ? {} : { status: status.status }),
-    };
-  }
-
-  async read({ vmId }: ManagementInput<'readVmOnboarding'>) {
+  async read({ vmId, eventId, at, onboardedId }: ManagementInput<'readVmOnboarding'>) {
     const status = await this.deps.azure.onboarding.getStatus(vmId);
     if (status === undefined) return { missing: true };
     const report = status.latestReport;
+    if (report?.status === 'Conformant' && onboardedId !== undefined) {
+      await this.record({ vmId, eventId, at, id: onboardedId, kind: 'Onboarded', state: 'Onboarded' });
+    }
     return {
       missing: false,
       ...(status.status === undefined ? {} : { assignmentStatus: status.status }),
@@ -294,11 +306,8 @@ function boundary<I, O>(impl: (input: I) => Promise<O>): (input: I) => Promise<A
 
 export function createManagementActivities(management: VmManagement): ManagementActivities {
   return {
-    [MANAGEMENT_ACTIVITY.assessVm]: boundary((input: ManagementInput<'assessVmForOnboarding'>) =>
-      management.assess(input),
-    ),
-    [MANAGEMENT_ACTIVITY.assignProfile]: boundary((input: ManagementInput<'assignVmProfile'>) =>
-      management.assign(input),
+    [MANAGEMENT_ACTIVITY.startOnboarding]: boundary((input: ManagementInput<'startVmOnboarding'>) =>
+      management.startOnboarding(input),
     ),
     [MANAGEMENT_ACTIVITY.readOnboarding]: boundary((input: ManagementInput<'readVmOnboarding'>) =>
       management.read(input),

@@ -9,8 +9,7 @@ import type { HistoryKind, ManagedVmState } from '../store/management';
 import type { ActivityResult } from './contract';
 
 export const MANAGEMENT_ACTIVITY = {
-  assessVm: 'assessVmForOnboarding',
-  assignProfile: 'assignVmProfile',
+  startOnboarding: 'startVmOnboarding',
   readOnboarding: 'readVmOnboarding',
   recordVm: 'recordVmManagement',
   reassert: 'reassertVmProfile',
@@ -46,6 +45,16 @@ export interface AssignOutput {
   status?: string;
 }
 
+/** The onboarding's first step: the assessment, and the assignment when the VM is to be onboarded. */
+export type StartOnboardingOutput =
+  | ({ action: 'onboard'; powerState?: string } & AssignOutput)
+  | Extract<AssessOutput, { action: 'skip' }>;
+
+export interface ReadOnboardingInput extends VmInput {
+  /** Records the VM as onboarded, under this history id, when the read finds it Conformant. */
+  onboardedId?: string;
+}
+
 export interface OnboardingRead {
   /** No assignment exists. */
   missing: boolean;
@@ -75,9 +84,8 @@ export type ReassertOutput =
   | { action: 'skipped'; reason: string };
 
 export interface ManagementActivityTypes {
-  assessVmForOnboarding: [AssessInput, AssessOutput];
-  assignVmProfile: [AssignInput, AssignOutput];
-  readVmOnboarding: [VmInput, OnboardingRead];
+  startVmOnboarding: [AssessInput, StartOnboardingOutput];
+  readVmOnboarding: [ReadOnboardingInput, OnboardingRead];
   recordVmManagement: [RecordVmInput, null];
   reassertVmProfile: [VmInput, ReassertOutput];
 }

@@ -2,9 +2,10 @@
  * The onboarding of one Azure VM that appeared in a managed scope (Event Grid
  * `ResourceWriteSuccess` for `Microsoft.Compute/virtualMachines/write`). Its instance id is
  * `onboardingInstanceId(vmId)`, so redelivered and repeated events of the same VM find this one
- * instance. Assess (scope, ownership by a wave, region, existing assignment) -> assign -> wait for
- * the first report to be Conformant. A VM that is not running keeps the assignment Pending: the
- * orchestration records that and keeps waiting (longer) until the VM runs.
+ * instance. Assess (scope, ownership by a wave, region, existing assignment) and assign, in one
+ * activity -> wait for the first report to be Conformant, which the read that sees it records. A VM
+ * that is not running keeps the assignment Pending: the orchestration records that and keeps
+ * waiting (longer) until the VM runs.
  */
 import * as df from 'durable-functions';
 import type { ActivityResult } from '../activities/contract';
@@ -76,37 +77,26 @@ export function* onboardVm(context: df.OrchestrationContext): Orchestration<Onbo
   const retry = settings.retry;
   const base = () => ({ vmId, eventId, at: nowIso(context) });
   let step = 0;
-  const record = (
-    kind: 'Onboarded' | 'OnboardingFailed',
-    state: 'Onboarded' | 'Failed' | 'Pending',
-    extra: { reason?: string; error?: AzureErrorInfo } = {},
-  ) =>
+  const recordFailure = (state: 'Failed' | 'Pending', extra: { reason: string; error?: AzureErrorInfo }) =>
     mustManage(
       context,
       MANAGEMENT_ACTIVITY.recordVm,
-      { ...base(), id: `${context.df.instanceId}:${++step}`, kind, state, ...extra },
+      { ...base(), id: `${context.df.instanceId}:${++step}`, kind: 'OnboardingFailed', state, ...extra },
       retry,
     );
   const fail = function* (error: AzureErrorInfo): Orchestration<OnboardingResult> {
-    yield* record('OnboardingFailed', 'Failed', { reason: error.message, error });
+    yield* recordFailure('Failed', { reason: error.message, error });
     return { vmId, outcome: 'Failed', reason: error.message };
   };
 
-  const assessed = yield* callManagement(
+  const started = yield* callManagement(
     context,
-    MANAGEMENT_ACTIVITY.assessVm,
+    MANAGEMENT_ACTIVITY.startOnboarding,
     { ...base(), ...(ownerChecked ? { ownerChecked } : {}) },
     retry,
   );
-  if (!assessed.ok) return yield* fail(assessed.error);
-  if (assessed.value.action === 'skip') return { vmId, outcome: 'Skipped', reason: assessed.value.reason };
-  const assigned = yield* callManagement(
-    context,
-    MANAGEMENT_ACTIVITY.assignProfile,
-    { ...base(), profile: assessed.value.profile },
-    retry,
-  );
-  if (!assigned.ok) return yield* fail(assigned.error);
+  if (!started.ok) return yield* fail(started.error);
+  if (started.value.action === 'skip') return { vmId, outcome: 'Skipped', reason: started.value.reason };
 
   // The configuration time counts from when the VM runs.
   let runningSince: number | undefined = nowMs(context);
@@ -114,7 +104,13 @@ export function* onboardVm(context: df.OrchestrationContext): Orchestration<Onbo
   // A profile just assigned reports nothing yet: the first read waits for the first poll.
   yield context.df.createTimer(instant(nowMs(context) + settings.pollMinMs));
   for (let polls = 1; ; polls++) {
-    const read = yield* callManagement(context, MANAGEMENT_ACTIVITY.readOnboarding, base(), retry);
+    // The read that finds the VM Conformant records it onboarded (under the next step's id).
+    const read = yield* callManagement(
+      context,
+      MANAGEMENT_ACTIVITY.readOnboarding,
+      { ...base(), onboardedId: `${context.df.instanceId}:${step + 1}` },
+      retry,
+    );
     if (!read.ok) return yield* fail(read.error);
     const status = read.value;
     if (status.missing) {
@@ -123,10 +119,7 @@ export function* onboardVm(context: df.OrchestrationContext): Orchestration<Onbo
         message: 'The assignment was deleted while onboarding.',
       });
     }
-    if (status.reportStatus === 'Conformant') {
-      yield* record('Onboarded', 'Onboarded');
-      return { vmId, outcome: 'Onboarded' };
-    }
+    if (status.reportStatus === 'Conformant') return { vmId, outcome: 'Onboarded' };
     if (status.assignmentStatus === 'Failed') {
       return yield* fail(
         status.error ?? {
@@ -154,7 +147,7 @@ export function* onboardVm(context: df.OrchestrationContext): Orchestration<Onbo
         );
       }
       if (now - pendingSince >= settings.pendingTimeoutMs) {
-        yield* record('OnboardingFailed', 'Pending', { reason: 'the VM did not start' });
+        yield* recordFailure('Pending', { reason: 'the VM did not start' });
         return { vmId, outcome: 'Pending', reason: 'the VM did not start' };
       }
     } else {

@@ -83,6 +83,7 @@ const INDEX_REFRESH_MS = 1_000;
 const MAX_ATTEMPTS = 10;
 
 const key = (value: string) => encodeURIComponent(value.trim().toLowerCase());
+const historyKey = (at: string, id: string) => `h|${at}|${key(id)}`;
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
@@ -167,7 +168,7 @@ export class ManagementStore {
   async addHistory(vmId: string, entry: HistoryEntry): Promise<void> {
     const row: Row = {
       partitionKey: key(vmId),
-      rowKey: `h|${entry.at}|${key(entry.id)}`,
+      rowKey: historyKey(entry.at, entry.id),
       id: entry.id,
       kind: entry.kind,
       at: entry.at,
@@ -180,6 +181,11 @@ export class ManagementStore {
     } catch (error) {
       if (!(error instanceof RowExistsError)) throw error;
     }
+  }
+
+  /** Whether the VM's history holds the entry with this id and instant. */
+  async hasHistory(vmId: string, at: string, id: string): Promise<boolean> {
+    return (await this.#store.get(this.#table, key(vmId), historyKey(at, id))) !== undefined;
   }
 
   /** The VM's history, oldest first (at most 1,000 entries). */

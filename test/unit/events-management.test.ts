@@ -131,24 +131,31 @@ describe('skipMigrationVm', () => {
     expect(await store.getVm(other)).toBeUndefined();
   });
 
-  it('lets an assessment after it skip the owner lookup (ownerChecked)', async () => {
+  it('lets an onboarding after it skip the owner lookup (ownerChecked)', async () => {
     // The handler found no owner a moment ago; the assessment trusts it rather than reading again.
     const id = addVm('rg-prod', 'app-01-az');
-    expect(await management.assess({ ...input(id), ownerChecked: true })).toMatchObject({
+    expect(await management.startOnboarding({ ...input(id), ownerChecked: true })).toMatchObject({
       action: 'onboard',
     });
   });
 });
 
-describe('assess', () => {
-  it('onboards a new VM in scope with the configured profile', async () => {
+describe('startOnboarding', () => {
+  it('assigns the configured profile to a new VM in scope and records the start', async () => {
     const id = addVm('rg-prod', 'web-01', { powerState: 'stopped' });
-    expect(await management.assess(input(id))).toEqual({
+    expect(await management.startOnboarding(input(id))).toEqual({
       action: 'onboard',
-      profile: { kind: 'DevTest' },
+      assigned: true,
+      status: 'InProgress',
       powerState: 'stopped',
     });
-    expect(await store.getVm(id)).toBeUndefined();
+    expect(puts).toEqual([id]);
+    expect(assignments.get(id.toLowerCase())?.profileId).toMatch(/AzureBestPracticesDevTest$/);
+    expect(await store.getVm(id)).toMatchObject({
+      state: 'Onboarding',
+      profileId: '/providers/Microsoft.Automanage/bestPractices/AzureBestPracticesDevTest',
+    });
+    expect((await store.listHistory(id)).map((h) => h.kind)).toEqual(['OnboardingStarted']);
   });
 
   it.each([
@@ -165,7 +172,7 @@ describe('assess', () => {
     ['a VM that is gone', () => vmId('rg-prod', 'gone'), /no longer exists/],
   ])('skips %s and records why', async (_what, create, reason) => {
     const id = create();
-    const outcome = await management.assess(input(id));
+    const outcome = await management.startOnboarding(input(id));
     expect(outcome).toMatchObject({
       action: 'skip',
       state: 'Skipped',
@@ -179,20 +186,41 @@ describe('assess', () => {
   it('records a VM assigned by someone else as onboarded, without assigning it again', async () => {
     const id = addVm('rg-prod', 'web-05');
     assignments.set(id.toLowerCase(), { id: 'a', profileId: '/custom/profile' });
-    expect(await management.assess(input(id))).toMatchObject({ action: 'skip', state: 'Onboarded' });
+    expect(await management.startOnboarding(input(id))).toMatchObject({ action: 'skip', state: 'Onboarded' });
     expect(puts).toEqual([]);
+  });
+
+  it('assigns once: a re-run of the step finds its own assignment and carries on without a PUT', async () => {
+    const id = addVm('rg-prod', 'web-06');
+    const first = await management.startOnboarding(input(id));
+    const again = await management.startOnboarding(input(id));
+    expect(first).toMatchObject({ action: 'onboard', assigned: true });
+    expect(again).toMatchObject({ action: 'onboard', assigned: false, status: 'InProgress' });
+    expect(puts).toEqual([id]);
+    expect((await store.listHistory(id)).map((h) => h.kind)).toEqual(['OnboardingStarted']);
+    // Another event's onboarding finds an assignment it did not make: the VM is onboarded already.
+    expect(await management.startOnboarding({ ...input(id), eventId: 'e2' })).toMatchObject({
+      action: 'skip',
+      reason: 'already onboarded',
+    });
   });
 });
 
-describe('assign and record', () => {
-  it('assigns once: a replay finds the assignment and sends nothing', async () => {
-    const id = addVm('rg-prod', 'web-06');
-    const first = await management.assign({ ...input(id), profile: { kind: 'Production' } });
-    const second = await management.assign({ ...input(id), profile: { kind: 'Production' } });
-    expect([first.assigned, second.assigned]).toEqual([true, false]);
-    expect(puts).toEqual([id]);
-    const history = await store.listHistory(id);
-    expect(history.map((h) => h.kind)).toEqual(['OnboardingStarted']);
+describe('read and record', () => {
+  it('records the VM onboarded when the read that is asked to finds it Conformant, once', async () => {
+    const id = addVm('rg-prod', 'web-11');
+    await management.startOnboarding(input(id));
+    const read = { ...input(id), onboardedId: 'onboard:x:1' };
+    expect(await management.read(read)).toEqual({ missing: false, assignmentStatus: 'InProgress' });
+    expect((await store.getVm(id))?.state).toBe('Onboarding');
+    assignments.get(id.toLowerCase())!.latestReport = { id: 'r1', status: 'Conformant', resources: [] };
+    // A read not asked to record (drift correction's) records nothing.
+    expect(await management.read(input(id))).toMatchObject({ reportStatus: 'Conformant' });
+    expect((await store.getVm(id))?.state).toBe('Onboarding');
+    await management.read(read);
+    await management.read(read);
+    expect((await store.getVm(id))?.state).toBe('Onboarded');
+    expect((await store.listHistory(id)).map((h) => h.kind)).toEqual(['OnboardingStarted', 'Onboarded']);
   });
 
   it('keeps the record when the lifecycle topic cannot be reached', async () => {
@@ -207,7 +235,7 @@ describe('assign and record', () => {
 describe('out of management', () => {
   it('removes the assignment, records who and why, and declines onboarding and drift correction', async () => {
     const id = addVm('rg-prod', 'web-08');
-    await management.assign({ ...input(id), profile: { kind: 'Production' } });
+    await management.startOnboarding(input(id));
     await management.unmanage(id, 'alice@contoso.com', 'decommissioning', AT);
     expect(assignments.has(id.toLowerCase())).toBe(false);
     expect(await store.getVm(id)).toMatchObject({
@@ -219,7 +247,7 @@ describe('out of management', () => {
       eventType: 'Factory.Vm.Unmanaged',
       data: { actor: 'alice@contoso.com' },
     });
-    expect(await management.assess(input(id))).toMatchObject({ action: 'skip', state: 'Unmanaged' });
+    expect(await management.startOnboarding(input(id))).toMatchObject({ action: 'skip', state: 'Unmanaged' });
     expect(await management.reassert(input(id))).toEqual({
       action: 'skipped',
       reason: 'taken out of management',
@@ -231,7 +259,9 @@ describe('out of management', () => {
     const back = await management.manage(id, 'bob@contoso.com', 'kept', AT);
     expect(back).toMatchObject({ state: 'Skipped' });
     expect(back?.unmanagedBy).toBeUndefined();
-    expect(await management.assess(input(id))).toMatchObject({ action: 'onboard' });
+    expect(await management.startOnboarding({ ...input(id), eventId: 'e2' })).toMatchObject({
+      action: 'onboard',
+    });
   });
 
   it('re-asserts the profile the VM has', async () => {
