@@ -63,42 +63,28 @@ const EVENT_OF: Partial<Record<HistoryKind, FactoryEventType>> = {
 export class VmManagement {
   constructor(private readonly deps: ManagementDeps) {}
 
-  /** Records a fact about a VM: its record, its history, and a lifecycle event (best-effort). */
-  async record(input: RecordVmInput): Promise<void> {
-    const { store } = this.deps;
-    if (input.state !== undefined || input.remediation === true || input.escalated !== undefined) {
-      await store.updateVm(input.vmId, (current) => {
-        const base: ManagedVm = current ?? {
-          vmId: input.vmId,
-          state: input.state ?? 'Onboarding',
-          updatedAt: input.at,
-          remediations: 0,
-          escalated: false,
-        };
-        // A VM taken out of management keeps that state until it is put back.
-        const state: ManagedVmState = base.state === 'Unmanaged' ? 'Unmanaged' : (input.state ?? base.state);
-        const next: ManagedVm = { ...base, state, updatedAt: input.at };
-        if (input.reason !== undefined) next.reason = input.reason;
-        else if (input.state !== undefined) delete next.reason;
-        if (input.profileId !== undefined) next.profileId = input.profileId;
-        if (input.remediation === true) {
-          next.remediations = base.remediations + 1;
-          next.lastRemediationAt = input.at;
-        }
-        if (input.escalated !== undefined) next.escalated = input.escalated;
-        return next;
-      });
-    }
-    await store.addHistory(input.vmId, {
-      id: input.id,
-      kind: input.kind,
-      at: input.at,
-      eventId: input.eventId,
-      ...(input.reason === undefined ? {} : { reason: input.reason }),
-      ...(input.actor === undefined ? {} : { actor: input.actor }),
-    });
+  /**
+   * Records a fact about a VM: its history, its record (changed as the input says, or by `change`),
+   * and a lifecycle event (best-effort). Answers the VM's record as `recordFact` does.
+   */
+  async record(
+    input: RecordVmInput,
+    change: ((current: ManagedVm | undefined) => ManagedVm | undefined) | undefined = recordChange(input),
+  ): Promise<ManagedVm | undefined> {
+    const recorded = await this.deps.store.recordFact(
+      input.vmId,
+      {
+        id: input.id,
+        kind: input.kind,
+        at: input.at,
+        eventId: input.eventId,
+        ...(input.reason === undefined ? {} : { reason: input.reason }),
+        ...(input.actor === undefined ? {} : { actor: input.actor }),
+      },
+      change,
+    );
     const eventType = EVENT_OF[input.kind];
-    if (eventType === undefined) return;
+    if (eventType === undefined) return recorded;
     try {
       await this.deps.publisher.publish([
         {
@@ -121,6 +107,7 @@ export class VmManagement {
     } catch (error) {
       this.deps.warn(`lifecycle event ${input.id} not published: ${describeError(error).message}`);
     }
+    return recorded;
   }
 
   /**
@@ -257,36 +244,64 @@ export class VmManagement {
   /** Takes a VM out of management: deletes its assignment, stops drift correction, records who and why. */
   async unmanage(vmId: string, actor: string, reason: string, at: string): Promise<ManagedVm> {
     await this.deps.azure.onboarding.remove(vmId);
-    const updated = await this.deps.store.updateVm(vmId, (current) => ({
-      ...(current ?? { vmId, remediations: 0, escalated: false }),
-      state: 'Unmanaged',
-      updatedAt: at,
-      unmanagedBy: actor,
-      unmanagedReason: reason,
-      unmanagedAt: at,
-    }));
-    await this.record({
-      vmId,
-      eventId: `api:${at}`,
-      at,
-      id: `unmanage:${at}`,
-      kind: 'Unmanaged',
-      reason,
-      actor,
-    });
+    const updated = await this.record(
+      { vmId, eventId: `api:${at}`, at, id: `unmanage:${at}`, kind: 'Unmanaged', reason, actor },
+      (current) => ({
+        ...(current ?? { vmId, remediations: 0, escalated: false }),
+        state: 'Unmanaged',
+        updatedAt: at,
+        unmanagedBy: actor,
+        unmanagedReason: reason,
+        unmanagedAt: at,
+      }),
+    );
     return updated!;
   }
 
   /** Puts a VM back under management; the next VM event (or the caller's onboarding) onboards it. */
   async manage(vmId: string, actor: string, reason: string, at: string): Promise<ManagedVm | undefined> {
-    const updated = await this.deps.store.updateVm(vmId, (current) => {
-      if (current === undefined || current.state !== 'Unmanaged') return undefined;
-      const { unmanagedBy: _by, unmanagedReason: _why, unmanagedAt: _at, reason: _reason, ...rest } = current;
-      return { ...rest, state: 'Skipped', reason: 'put back under management', updatedAt: at };
-    });
-    await this.record({ vmId, eventId: `api:${at}`, at, id: `manage:${at}`, kind: 'Managed', reason, actor });
-    return updated;
+    return this.record(
+      { vmId, eventId: `api:${at}`, at, id: `manage:${at}`, kind: 'Managed', reason, actor },
+      (current) => {
+        if (current === undefined || current.state !== 'Unmanaged') return undefined;
+        const {
+          unmanagedBy: _by,
+          unmanagedReason: _why,
+          unmanagedAt: _at,
+          reason: _reason,
+          ...rest
+        } = current;
+        return { ...rest, state: 'Skipped', reason: 'put back under management', updatedAt: at };
+      },
+    );
   }
+}
+
+/** How a fact changes the VM's record; undefined when it changes nothing. */
+function recordChange(input: RecordVmInput): ((current: ManagedVm | undefined) => ManagedVm) | undefined {
+  if (input.state === undefined && input.remediation !== true && input.escalated === undefined)
+    return undefined;
+  return (current) => {
+    const base: ManagedVm = current ?? {
+      vmId: input.vmId,
+      state: input.state ?? 'Onboarding',
+      updatedAt: input.at,
+      remediations: 0,
+      escalated: false,
+    };
+    // A VM taken out of management keeps that state until it is put back.
+    const state: ManagedVmState = base.state === 'Unmanaged' ? 'Unmanaged' : (input.state ?? base.state);
+    const next: ManagedVm = { ...base, state, updatedAt: input.at };
+    if (input.reason !== undefined) next.reason = input.reason;
+    else if (input.state !== undefined) delete next.reason;
+    if (input.profileId !== undefined) next.profileId = input.profileId;
+    if (input.remediation === true) {
+      next.remediations = base.remediations + 1;
+      next.lastRemediationAt = input.at;
+    }
+    if (input.escalated !== undefined) next.escalated = input.escalated;
+    return next;
+  };
 }
 
 /** The boundary: typed errors become data the orchestration can decide on. */

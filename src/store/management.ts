@@ -5,8 +5,10 @@
  * pipeline creates (or its test VM) is left to the pipeline, and of which wave machine a migration
  * item belongs to, so a change made to it outside the factory wakes that machine's pipeline.
  *
- * Layout (table `{prefix}ManagedVms`; keys are lower-case, URI-encoded):
- * - PartitionKey `vm`, RowKey VM id: the VM's record.
+ * Layout (table `{prefix}ManagedVms`; keys are lower-case, URI-encoded). A VM's record and history
+ * share its partition, so a fact and the change of record it brings are written in one transaction,
+ * and VMs do not crowd one partition (Table storage serves each at most 2,000 entities a second):
+ * - PartitionKey VM id, RowKey `vm`: the VM's record.
  * - PartitionKey VM id, RowKey `h|{at}|{id}`: its history, oldest first; `id` makes a replay a no-op.
  * - PartitionKey `target`, RowKey `{group}|{vm}`: the wave machine migrating to (or testing on)
  *   that VM. PartitionKey `item`, RowKey migration item name: the wave machine it migrates.
@@ -19,7 +21,7 @@ import { ConcurrencyError } from '../domain/errors';
 import { machineInstanceId, migrationItemName, testVmName } from '../domain/names';
 import { tableStoreFor } from './azureTables';
 import { MemoryTableStore } from './memoryTables';
-import { chunks, MAX_BATCH, type Row, RowExistsError, type TableStore } from './tables';
+import { chunks, MAX_BATCH, type Row, RowExistsError, type RowOperation, type TableStore } from './tables';
 import type { Journal } from './types';
 
 export type ManagedVmState = 'Onboarding' | 'Onboarded' | 'Pending' | 'Skipped' | 'Failed' | 'Unmanaged';
@@ -72,7 +74,8 @@ export interface Owner {
   testVm?: boolean;
 }
 
-const VM_PK = 'vm';
+/** RowKey of a VM's record in its partition (history rows start with `h|`). */
+const RECORD_RK = 'vm';
 const TARGET_PK = 'target';
 const ITEM_PK = 'item';
 const INDEXED_PK = 'indexedWave.v2';
@@ -130,57 +133,60 @@ export class ManagementStore {
   }
 
   async getVm(vmId: string): Promise<ManagedVm | undefined> {
-    const row = await this.#store.get(this.#table, VM_PK, key(vmId));
+    const row = await this.#store.get(this.#table, key(vmId), RECORD_RK);
     return row === undefined ? undefined : toManagedVm(row);
   }
 
   /**
-   * Changes the VM's record (created when missing) with `change`, which may decline (undefined) to
-   * keep what is there; ETag-checked, retried when another writer won.
+   * Records a fact about a VM: its history entry and, when `change` gives one, its new record
+   * (created when missing; `change` may decline with undefined), in one transaction that is
+   * ETag-checked and retried when another writer won. A fact recorded before (same id and instant)
+   * is not recorded again. Answers the record written, else the one read (undefined without `change`).
    */
-  async updateVm(
+  async recordFact(
     vmId: string,
-    change: (current: ManagedVm | undefined) => ManagedVm | undefined,
+    entry: HistoryEntry,
+    change?: (current: ManagedVm | undefined) => ManagedVm | undefined,
   ): Promise<ManagedVm | undefined> {
+    const partitionKey = key(vmId);
+    const history: RowOperation = {
+      kind: 'create',
+      row: {
+        partitionKey,
+        rowKey: historyKey(entry.at, entry.id),
+        id: entry.id,
+        kind: entry.kind,
+        at: entry.at,
+        ...(entry.actor === undefined ? {} : { actor: entry.actor }),
+        ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+        ...(entry.eventId === undefined ? {} : { eventId: entry.eventId }),
+      },
+    };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const row = await this.#store.get(this.#table, VM_PK, key(vmId));
+      const row =
+        change === undefined ? undefined : await this.#store.get(this.#table, partitionKey, RECORD_RK);
       const current = row === undefined ? undefined : toManagedVm(row);
-      const next = change(current);
-      if (next === undefined) return current;
-      const written: Row = { partitionKey: VM_PK, rowKey: key(vmId), ...next };
-      for (const k of Object.keys(written)) if (written[k] === undefined) delete written[k];
-      try {
-        await this.#store.transact(
-          this.#table,
+      const next = change?.(current);
+      const operations: RowOperation[] = [history];
+      if (next !== undefined) {
+        const written: Row = { partitionKey, rowKey: RECORD_RK, ...next };
+        for (const k of Object.keys(written)) if (written[k] === undefined) delete written[k];
+        operations.unshift(
           row === undefined
-            ? [{ kind: 'create', row: written }]
-            : [{ kind: 'replace', row: written, ...(row.etag === undefined ? {} : { etag: row.etag }) }],
+            ? { kind: 'create', row: written }
+            : { kind: 'replace', row: written, ...(row.etag === undefined ? {} : { etag: row.etag }) },
         );
-        return next;
+      }
+      try {
+        await this.#store.transact(this.#table, operations);
+        return next ?? current;
       } catch (error) {
+        if (error instanceof RowExistsError && (await this.hasHistory(vmId, entry.at, entry.id)))
+          return current;
         if (!(error instanceof ConcurrencyError || error instanceof RowExistsError)) throw error;
       }
     }
     throw new ConcurrencyError(`VM ${vmId}: too many concurrent updates`);
-  }
-
-  /** Adds a history entry; an entry whose id and instant were recorded before is not added again. */
-  async addHistory(vmId: string, entry: HistoryEntry): Promise<void> {
-    const row: Row = {
-      partitionKey: key(vmId),
-      rowKey: historyKey(entry.at, entry.id),
-      id: entry.id,
-      kind: entry.kind,
-      at: entry.at,
-      ...(entry.actor === undefined ? {} : { actor: entry.actor }),
-      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
-      ...(entry.eventId === undefined ? {} : { eventId: entry.eventId }),
-    };
-    try {
-      await this.#store.transact(this.#table, [{ kind: 'create', row }]);
-    } catch (error) {
-      if (!(error instanceof RowExistsError)) throw error;
-    }
   }
 
   /** Whether the VM's history holds the entry with this id and instant. */

@@ -5,7 +5,8 @@ import type { FactoryEventInput } from '../../src/activities/managementEvents';
 import type { AzureGateways, OnboardingProfile, OnboardingStatus, VmRecord } from '../../src/azure/types';
 import { machineInstanceId } from '../../src/domain/names';
 import { createMemoryJournal, type Journal } from '../../src/store';
-import { createMemoryManagementStore, type ManagementStore } from '../../src/store/management';
+import { createMemoryManagementStore, type ManagedVm, ManagementStore } from '../../src/store/management';
+import { MemoryTableStore } from '../../src/store/memoryTables';
 
 const SUB = '/subscriptions/6f1c2a9e-0000-4000-8000-000000000001';
 const vmId = (group: string, name: string) =>
@@ -221,6 +222,47 @@ describe('read and record', () => {
     await management.read(read);
     expect((await store.getVm(id))?.state).toBe('Onboarded');
     expect((await store.listHistory(id)).map((h) => h.kind)).toEqual(['OnboardingStarted', 'Onboarded']);
+  });
+
+  it('records a fact once: a replay neither adds history nor changes the record again', async () => {
+    const id = addVm('rg-prod', 'web-12');
+    const fact = { ...input(id), id: 'fix:1', kind: 'Remediated' as const, remediation: true };
+    await management.record(fact);
+    await management.record(fact);
+    expect(await store.getVm(id)).toMatchObject({ remediations: 1, lastRemediationAt: AT });
+    expect((await store.listHistory(id)).map((h) => h.id)).toEqual(['fix:1']);
+  });
+
+  it('writes a fact again over a record that another writer changed meanwhile, losing neither', async () => {
+    const tables = new MemoryTableStore();
+    const racing = new ManagementStore(tables, 'factory');
+    await racing.initialise();
+    const id = vmId('rg-prod', 'web-13');
+    const escalate = (current: ManagedVm | undefined) => ({ ...current!, escalated: true });
+    await racing.recordFact(id, { id: 'start:1', kind: 'OnboardingStarted', at: AT }, () => ({
+      vmId: id,
+      state: 'Onboarding',
+      updatedAt: AT,
+      remediations: 0,
+      escalated: false,
+    }));
+    // Another instance escalates the VM between this writer's read and its write.
+    const transact = tables.transact.bind(tables);
+    let raced = false;
+    tables.transact = async (table, operations) => {
+      if (!raced && operations.some((op) => op.kind === 'replace')) {
+        raced = true;
+        await racing.recordFact(id, { id: 'esc:1', kind: 'RemediationEscalated', at: AT }, escalate);
+      }
+      return transact(table, operations);
+    };
+    await racing.recordFact(id, { id: 'fix:1', kind: 'Remediated', at: AT }, (current) => ({
+      ...current!,
+      remediations: current!.remediations + 1,
+    }));
+    expect(raced).toBe(true);
+    expect(await racing.getVm(id)).toMatchObject({ remediations: 1, escalated: true, state: 'Onboarding' });
+    expect((await racing.listHistory(id)).map((h) => h.id).sort()).toEqual(['esc:1', 'fix:1', 'start:1']);
   });
 
   it('keeps the record when the lifecycle topic cannot be reached', async () => {
