@@ -220,6 +220,12 @@ export class FactoryApi {
     return waves;
   }
 
+  /** The wave alone (its status), without counts or machines: the cheapest read for polling. */
+  async waveStatus(waveId: string): Promise<WaveSummary> {
+    const res = await this.call('GET', `/api/waves/${encodeURIComponent(waveId)}?pageSize=0&counts=false`);
+    return (await res.json()) as WaveSummary;
+  }
+
   /** The wave and its counts by stage, without machines: a cheap read for polling. */
   async waveCounts(waveId: string): Promise<WaveView> {
     const res = await this.call('GET', `/api/waves/${encodeURIComponent(waveId)}?pageSize=0`);

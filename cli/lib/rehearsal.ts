@@ -94,8 +94,10 @@ export function autoTimeScale(lowerBoundMinutes: number, machines: number): numb
   return Math.min(MAX_AUTO_SCALE, Math.max(MIN_AUTO_SCALE, scale));
 }
 
-/** Real ms between two reads of the wave. */
+/** Real ms between two reads of the wave's status. */
 const POLL_MS = 500;
+/** The progress bars read the counts every this many polls. */
+const COUNTS_EVERY = 4;
 
 /** The default wave of contracts.md section 4: every Suitable or ConditionallySuitable machine. */
 export function defaultPlan(estate: Estate, inventory: Inventory, cutover: 'auto' | 'approval'): PlanInput {
@@ -238,7 +240,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalOutc
     let finishedAtVirtual: number | undefined;
     const bars = options.progress ? waveProgress() : undefined;
     let wave: WaveView;
-    for (;;) {
+    for (let poll = 0; ; poll++) {
       if (kills < killAt.length && Date.now() >= killAt[kills]!) {
         kills += 1;
         bars?.update(
@@ -247,18 +249,25 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalOutc
         );
         await stack.crashHost();
       }
-      wave = await api.waveCounts(submitted.id);
-      bars?.update(wave, kills > 0 ? `(host killed ${kills}x)` : '');
-      if (options.approveAll && (wave.counts.AwaitingApproval ?? 0) > 0) {
-        await api.act(submitted.id, 'approve', { approver: 'factory rehearse --approve-all' });
-      }
-      if (
-        finishedCount(wave) === wave.machineCount &&
-        (wave.status === 'Completed' || wave.status === 'Cancelled')
-      ) {
-        finishedAtVirtual = stack.clock.now();
-        wave = await api.wave(submitted.id);
-        break;
+      // The status is one read and the counts a read per shard of the wave (32 for 1,000 machines):
+      // the counts are read when the bars show them (every COUNTS_EVERY polls), for approvals, and
+      // to confirm the end, so that watching does not load the stack it measures.
+      const { status } = await api.waveStatus(submitted.id);
+      const ended = status === 'Completed' || status === 'Cancelled';
+      if (ended || options.approveAll || (bars !== undefined && poll % COUNTS_EVERY === 0)) {
+        const counted = await api.waveCounts(submitted.id);
+        bars?.update(counted, kills > 0 ? `(host killed ${kills}x)` : '');
+        if (options.approveAll && (counted.counts.AwaitingApproval ?? 0) > 0) {
+          await api.act(submitted.id, 'approve', { approver: 'factory rehearse --approve-all' });
+        }
+        if (
+          finishedCount(counted) === counted.machineCount &&
+          (counted.status === 'Completed' || counted.status === 'Cancelled')
+        ) {
+          finishedAtVirtual = stack.clock.now();
+          wave = await api.wave(submitted.id);
+          break;
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }

@@ -174,11 +174,12 @@ const getWave = route(async (svc, request) => {
     return problem(400, 'Bad Request', `stage must be one of ${STAGES.join(', ')}`);
   }
   const token = request.query.get('continuationToken');
-  // `pageSize=0`: the counts without machines, for watchers that poll.
-  const countsOnly = request.query.get('pageSize') === '0';
+  // `pageSize=0`: no machines, and `counts=false`: no counts (a read per shard), for watchers that poll.
+  const noMachines = request.query.get('pageSize') === '0';
+  const withCounts = request.query.get('counts') !== 'false';
   const [counts, machines] = await Promise.all([
-    svc.journal.countByStage(waveId),
-    countsOnly
+    withCounts ? svc.journal.countByStage(waveId) : undefined,
+    noMachines
       ? NO_MACHINES
       : svc.journal.listMachines(waveId, {
           pageSize: pageSizeOf(request) ?? 100,
@@ -188,7 +189,7 @@ const getWave = route(async (svc, request) => {
   ]);
   return json(200, {
     ...publicWave(wave),
-    counts,
+    ...(counts === undefined ? {} : { counts }),
     machines: machines.items.map((m) => publicMachine(m, false)),
     ...(machines.continuationToken === undefined ? {} : { continuationToken: machines.continuationToken }),
     links: waveLinks(request, waveId),

@@ -83,6 +83,11 @@ describe('a 25-machine wave', () => {
     };
     expect(countsOnly).toMatchObject({ counts: { Done: 25 }, machines: [] });
     expect(countsOnly.continuationToken).toBeUndefined();
+    const statusOnly = (await (await stack.api(`waves/${accepted.id}?pageSize=0&counts=false`)).json()) as {
+      counts?: unknown;
+    };
+    expect(statusOnly).toMatchObject({ id: accepted.id, status: 'Completed', machines: [] });
+    expect(statusOnly.counts).toBeUndefined();
     const listed = (await (await stack.api('waves')).json()) as { items: { id: string; status: string }[] };
     expect(listed.items).toContainEqual(expect.objectContaining({ id: accepted.id, status: 'Completed' }));
 
