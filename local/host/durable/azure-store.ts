@@ -7,12 +7,7 @@
  * Works against Azurite and a real account alike.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  TableClient,
-  type TableEntity,
-  type TableEntityResult,
-  type TransactionAction,
-} from '@azure/data-tables';
+import { TableClient, type TransactionAction } from '@azure/data-tables';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { type QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import type { ControlMessage, HistoryEvent, WorkItem } from './history';
@@ -25,6 +20,7 @@ import {
   type Snapshot,
   type StatusQuery,
 } from './store';
+import { type TableEntity, type TableOperation, TableRest, TableRestError } from './table-rest';
 
 /** Characters per string property (64 KiB of UTF-16). */
 const CHUNK_CHARS = 30_000;
@@ -38,7 +34,7 @@ const MAX_MESSAGE_CHARS = 45_000;
 const SEND_CONCURRENCY = 64;
 const SENTINEL = 'sentinel';
 
-type Entity = TableEntity<Record<string, unknown>>;
+type Entity = TableEntity;
 
 function pack(prefix: string, text: string): Record<string, string | number> {
   const props: Record<string, string | number> = { [`${prefix}N`]: Math.ceil(text.length / CHUNK_CHARS) };
@@ -215,6 +211,9 @@ export class AzureStore implements DurableStore {
   readonly workItems: AzureQueue<WorkItem>;
   private readonly history: TableClient;
   private readonly instances: TableClient;
+  /** The requests of every episode, without the SDK's cost (table-rest.ts). */
+  private readonly historyRows: TableRest;
+  private readonly instanceRows: TableRest;
   private readonly blobs: ContainerClient;
 
   constructor(options: AzureStoreOptions) {
@@ -231,6 +230,8 @@ export class AzureStore implements DurableStore {
       `${options.hubName}Instances`,
       tableOptions,
     );
+    this.historyRows = new TableRest(options.connectionString, `${options.hubName}History`);
+    this.instanceRows = new TableRest(options.connectionString, `${options.hubName}Instances`);
     const lower = options.hubName.toLowerCase();
     this.blobs = BlobServiceClient.fromConnectionString(options.connectionString).getContainerClient(
       `${lower}-largemessages`,
@@ -258,14 +259,9 @@ export class AzureStore implements DurableStore {
   }
 
   async load(instanceId: string): Promise<Snapshot | undefined> {
-    let sentinel: TableEntityResult<Record<string, unknown>>;
-    try {
-      sentinel = await this.history.getEntity(instanceId, SENTINEL);
-    } catch (error) {
-      if (isStatus(error, 404)) return undefined;
-      throw error;
-    }
-    const record = JSON.parse(unpack('R', sentinel)) as InstanceRecord;
+    const sentinel = await this.historyRows.get(instanceId, SENTINEL);
+    if (sentinel === undefined) return undefined;
+    const record = JSON.parse(unpack('R', sentinel.entity)) as InstanceRecord;
     const prefix = `${record.executionId}|`;
     const rows: { start: number; events: HistoryEvent[] }[] = [];
     const pages = this.history.listEntities<Record<string, unknown>>({
@@ -319,10 +315,10 @@ export class AzureStore implements DurableStore {
       HistoryCount: record.historyCount,
       ...pack('R', JSON.stringify(record)),
     };
-    const sentinelAction: TransactionAction = etag
-      ? ['update', sentinel, 'Replace', { etag }]
-      : ['create', sentinel];
-    const batches: TransactionAction[][] = [[]];
+    const sentinelAction: TableOperation = etag
+      ? { kind: 'replace', entity: sentinel, etag }
+      : { kind: 'insert', entity: sentinel };
+    const batches: TableOperation[][] = [[]];
     let batchChars = 0;
     for (const row of rows) {
       const size = Number(row.EN ?? 0) * CHUNK_CHARS;
@@ -330,26 +326,17 @@ export class AzureStore implements DurableStore {
         batches.push([]);
         batchChars = 0;
       }
-      batches.at(-1)!.push(['upsert', row, 'Replace']);
+      batches.at(-1)!.push({ kind: 'upsert', entity: row });
       batchChars += size;
     }
-    for (const batch of batches.slice(0, -1)) await this.history.submitTransaction(batch);
+    for (const batch of batches.slice(0, -1)) await this.historyRows.transact(batch);
     const last = batches.at(-1)!;
     last.push(sentinelAction);
     try {
-      const response = await this.history.submitTransaction(last);
-      // Sub-responses come in the order of the operations, and only inserts name their row: the
-      // sentinel's update is the last one.
-      const newTag = response.subResponses.at(-1)?.etag;
-      if (newTag) return newTag;
-      return (
-        await this.history.getEntity(record.instanceId, SENTINEL, { queryOptions: { select: ['RowKey'] } })
-      ).etag;
+      // The sentinel's write is the last operation.
+      return (await this.historyRows.transact(last)).at(-1)!;
     } catch (error) {
-      if (
-        isStatus(error, 409, 412) ||
-        /UpdateConditionNotSatisfied|EntityAlreadyExists/.test(String(error))
-      ) {
+      if (error instanceof TableRestError && (error.statusCode === 409 || error.statusCode === 412)) {
         throw new ConflictError(record.instanceId);
       }
       throw error;
@@ -357,27 +344,16 @@ export class AzureStore implements DurableStore {
   }
 
   async readStatus(instanceId: string): Promise<InstanceRecord | undefined> {
-    try {
-      const entity = await this.instances.getEntity<Record<string, unknown>>(instanceId, '');
-      return JSON.parse(unpack('R', entity)) as InstanceRecord;
-    } catch (error) {
-      if (isStatus(error, 404)) return undefined;
-      throw error;
-    }
+    const row = await this.instanceRows.get(instanceId, '');
+    return row === undefined ? undefined : (JSON.parse(unpack('R', row.entity)) as InstanceRecord);
   }
 
   async writeStatus(record: InstanceRecord): Promise<void> {
-    await this.instances.upsertEntity(statusEntity(record), 'Replace');
+    await this.instanceRows.upsert(statusEntity(record));
   }
 
   async createStatus(record: InstanceRecord): Promise<boolean> {
-    try {
-      await this.instances.createEntity(statusEntity(record));
-      return true;
-    } catch (error) {
-      if (isStatus(error, 409)) return false;
-      throw error;
-    }
+    return this.instanceRows.insert(statusEntity(record));
   }
 
   async queryStatus(query: StatusQuery): Promise<{ records: InstanceRecord[]; continuation?: string }> {
