@@ -78,7 +78,7 @@ export class RehearsalInputError extends Error {
 /** Real seconds a rehearsal aims to take at least when no time scale is given. */
 const TARGET_REAL_SECONDS = 45;
 /**
- * Real seconds of host work per machine: on 2 cores the local host runs about 250 function
+ * Real seconds of host work per machine: on 2 cores the local host runs about 300 function
  * executions a second and a machine takes 45 to 50 (959-machine makespan bench); the rest is
  * headroom, since the work comes in bursts. A clock faster than the host can follow stretches
  * every wait and measures the host, not the factory.
