@@ -3,7 +3,6 @@
  * No side effects here, so orchestrations can import it. Results are `ActivityResult`s, as for the
  * pipeline's activities: Azure's failures come back as data.
  */
-import type { OnboardingProfile } from '../azure/types';
 import type { AzureErrorInfo } from '../domain/errors';
 import type { HistoryKind, ManagedVmState } from '../store/management';
 import type { ActivityResult } from './contract';
@@ -25,30 +24,22 @@ export interface VmInput {
   at: string;
 }
 
-export interface AssessInput extends VmInput {
+export interface StartOnboardingInput extends VmInput {
   /** The Event Grid handler has just found no wave owning the VM: the assessment need not look again. */
   ownerChecked?: boolean;
 }
 
-export type AssessOutput =
-  | { action: 'onboard'; profile: OnboardingProfile; powerState?: string }
-  /** Nothing to do; the activity recorded why (`state` is what the VM's record now says). */
-  | { action: 'skip'; reason: string; state: ManagedVmState };
-
-export interface AssignInput extends VmInput {
-  profile: OnboardingProfile;
-}
-
-export interface AssignOutput {
-  /** Whether a PUT was sent now (false: the VM already had this profile). */
-  assigned: boolean;
-  status?: string;
-}
-
 /** The onboarding's first step: the assessment, and the assignment when the VM is to be onboarded. */
 export type StartOnboardingOutput =
-  | ({ action: 'onboard'; powerState?: string } & AssignOutput)
-  | Extract<AssessOutput, { action: 'skip' }>;
+  | {
+      action: 'onboard';
+      /** Whether a PUT was sent now (false: a re-run of the step found the assignment it made). */
+      assigned: boolean;
+      status?: string;
+      powerState?: string;
+    }
+  /** Nothing to do; the activity recorded why (`state` is what the VM's record now says). */
+  | { action: 'skip'; reason: string; state: ManagedVmState };
 
 export interface ReadOnboardingInput extends VmInput {
   /** Records the VM as onboarded, under this history id, when the read finds it Conformant. */
@@ -84,7 +75,7 @@ export type ReassertOutput =
   | { action: 'skipped'; reason: string };
 
 export interface ManagementActivityTypes {
-  startVmOnboarding: [AssessInput, StartOnboardingOutput];
+  startVmOnboarding: [StartOnboardingInput, StartOnboardingOutput];
   readVmOnboarding: [ReadOnboardingInput, OnboardingRead];
   recordVmManagement: [RecordVmInput, null];
   reassertVmProfile: [VmInput, ReassertOutput];
