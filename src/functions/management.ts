@@ -107,9 +107,12 @@ const vmStatus = route(async (svc, request) => {
   const vmId = request.query.get('vmId') ?? '';
   if (vmIdParts(vmId) === undefined)
     throw new NonRetriableError('vmId must be the ARM id of a virtual machine');
+  // History first: a fact and the record change it brings are written together, so the record
+  // read after the history is at least as new as the latest entry shown.
+  const history = await svc.store.listHistory(vmId);
   const vm = await svc.store.getVm(vmId);
   if (vm === undefined) return notFound(`management record of ${vmId}`);
-  return json(200, { ...vm, history: await svc.store.listHistory(vmId) });
+  return json(200, { ...vm, history });
 });
 
 df.app.client.http('unmanageVm', {
