@@ -151,16 +151,7 @@ export class ManagementStore {
     const partitionKey = key(vmId);
     const history: RowOperation = {
       kind: 'create',
-      row: {
-        partitionKey,
-        rowKey: historyKey(entry.at, entry.id),
-        id: entry.id,
-        kind: entry.kind,
-        at: entry.at,
-        ...(entry.actor === undefined ? {} : { actor: entry.actor }),
-        ...(entry.reason === undefined ? {} : { reason: entry.reason }),
-        ...(entry.eventId === undefined ? {} : { eventId: entry.eventId }),
-      },
+      row: { partitionKey, rowKey: historyKey(entry.at, entry.id), ...entry },
     };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const row =

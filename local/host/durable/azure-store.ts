@@ -34,8 +34,6 @@ const MAX_MESSAGE_CHARS = 45_000;
 const SEND_CONCURRENCY = 64;
 const SENTINEL = 'sentinel';
 
-type Entity = TableEntity;
-
 function pack(prefix: string, text: string): Record<string, string | number> {
   const props: Record<string, string | number> = { [`${prefix}N`]: Math.ceil(text.length / CHUNK_CHARS) };
   for (let i = 0; i * CHUNK_CHARS < text.length; i++) {
@@ -75,7 +73,7 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
   await Promise.all(workers);
 }
 
-function statusEntity(record: InstanceRecord): Entity {
+function statusEntity(record: InstanceRecord): TableEntity {
   const view: InstanceRecord = { ...record, outbox: { control: [], work: [] } };
   return {
     partitionKey: record.instanceId,
@@ -212,8 +210,9 @@ export class AzureStore implements DurableStore {
   private readonly history: TableClient;
   private readonly instances: TableClient;
   /** The requests of every episode, without the SDK's cost (table-rest.ts). */
-  private readonly historyRows: TableRest;
-  private readonly instanceRows: TableRest;
+  private readonly tables: TableRest;
+  private readonly historyTable: string;
+  private readonly instancesTable: string;
   private readonly blobs: ContainerClient;
 
   constructor(options: AzureStoreOptions) {
@@ -230,8 +229,9 @@ export class AzureStore implements DurableStore {
       `${options.hubName}Instances`,
       tableOptions,
     );
-    this.historyRows = new TableRest(options.connectionString, `${options.hubName}History`);
-    this.instanceRows = new TableRest(options.connectionString, `${options.hubName}Instances`);
+    this.tables = new TableRest(options.connectionString);
+    this.historyTable = `${options.hubName}History`;
+    this.instancesTable = `${options.hubName}Instances`;
     const lower = options.hubName.toLowerCase();
     this.blobs = BlobServiceClient.fromConnectionString(options.connectionString).getContainerClient(
       `${lower}-largemessages`,
@@ -259,7 +259,7 @@ export class AzureStore implements DurableStore {
   }
 
   async load(instanceId: string): Promise<Snapshot | undefined> {
-    const sentinel = await this.historyRows.get(instanceId, SENTINEL);
+    const sentinel = await this.tables.get(this.historyTable, instanceId, SENTINEL);
     if (sentinel === undefined) return undefined;
     const record = JSON.parse(unpack('R', sentinel.entity)) as InstanceRecord;
     const prefix = `${record.executionId}|`;
@@ -289,7 +289,7 @@ export class AzureStore implements DurableStore {
 
   async commit(record: InstanceRecord, appended: HistoryEvent[], etag: string | undefined): Promise<string> {
     const base = record.historyCount - appended.length;
-    const rows: Entity[] = [];
+    const rows: TableEntity[] = [];
     let start = 0;
     while (start < appended.length) {
       let end = start;
@@ -308,7 +308,7 @@ export class AzureStore implements DurableStore {
       });
       start = end;
     }
-    const sentinel: Entity = {
+    const sentinel: TableEntity = {
       partitionKey: record.instanceId,
       rowKey: SENTINEL,
       ExecutionId: record.executionId,
@@ -329,12 +329,12 @@ export class AzureStore implements DurableStore {
       batches.at(-1)!.push({ kind: 'upsert', entity: row });
       batchChars += size;
     }
-    for (const batch of batches.slice(0, -1)) await this.historyRows.transact(batch);
+    for (const batch of batches.slice(0, -1)) await this.tables.transact(this.historyTable, batch);
     const last = batches.at(-1)!;
     last.push(sentinelAction);
     try {
       // The sentinel's write is the last operation.
-      return (await this.historyRows.transact(last)).at(-1)!;
+      return (await this.tables.transact(this.historyTable, last)).at(-1)!;
     } catch (error) {
       if (error instanceof TableRestError && (error.statusCode === 409 || error.statusCode === 412)) {
         throw new ConflictError(record.instanceId);
@@ -344,16 +344,16 @@ export class AzureStore implements DurableStore {
   }
 
   async readStatus(instanceId: string): Promise<InstanceRecord | undefined> {
-    const row = await this.instanceRows.get(instanceId, '');
+    const row = await this.tables.get(this.instancesTable, instanceId, '');
     return row === undefined ? undefined : (JSON.parse(unpack('R', row.entity)) as InstanceRecord);
   }
 
   async writeStatus(record: InstanceRecord): Promise<void> {
-    await this.instanceRows.upsert(statusEntity(record));
+    await this.tables.upsert(this.instancesTable, statusEntity(record));
   }
 
   async createStatus(record: InstanceRecord): Promise<boolean> {
-    return this.instanceRows.insert(statusEntity(record));
+    return this.tables.insert(this.instancesTable, statusEntity(record));
   }
 
   async queryStatus(query: StatusQuery): Promise<{ records: InstanceRecord[]; continuation?: string }> {

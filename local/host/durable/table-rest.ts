@@ -116,15 +116,13 @@ interface Answer {
 
 export class TableRest {
   readonly #account: Account;
-  readonly #table: string;
   readonly #send: typeof httpRequest;
   readonly #agent: HttpAgent;
   /** The account's path on the endpoint: empty, or `/devstoreaccount1` for Azurite. */
   readonly #base: string;
 
-  constructor(connectionString: string, table: string) {
+  constructor(connectionString: string) {
     this.#account = accountOf(connectionString);
-    this.#table = table;
     const secure = this.#account.endpoint.protocol === 'https:';
     this.#send = secure ? httpsRequest : httpRequest;
     this.#agent = secure
@@ -133,38 +131,42 @@ export class TableRest {
     this.#base = this.#account.endpoint.pathname.replace(/\/$/, '');
   }
 
-  #rowPath(partitionKey: string, rowKey: string): string {
-    return `${this.#base}/${this.#table}(PartitionKey='${keyLiteral(partitionKey)}',RowKey='${keyLiteral(rowKey)}')`;
+  #rowPath(table: string, partitionKey: string, rowKey: string): string {
+    return `${this.#base}/${table}(PartitionKey='${keyLiteral(partitionKey)}',RowKey='${keyLiteral(rowKey)}')`;
   }
 
   /** The row and its ETag, or undefined when there is none. */
   async get(
+    table: string,
     partitionKey: string,
     rowKey: string,
   ): Promise<{ entity: Record<string, unknown>; etag: string } | undefined> {
-    const answer = await this.#request('GET', this.#rowPath(partitionKey, rowKey), {});
+    const answer = await this.#request('GET', this.#rowPath(table, partitionKey, rowKey));
     if (answer.status === 404) return undefined;
     if (answer.status !== 200) throw errorOf(answer.status, answer.body);
     return { entity: JSON.parse(answer.body) as Record<string, unknown>, etag: etagOf(answer) };
   }
 
   /** Inserts or replaces the row; answers its new ETag. */
-  async upsert(entity: TableEntity): Promise<string> {
-    const answer = await this.#request('PUT', this.#rowPath(entity.partitionKey, entity.rowKey), {
-      'Content-Type': NO_METADATA,
-      body: entityJson(entity),
-    });
+  async upsert(table: string, entity: TableEntity): Promise<string> {
+    const answer = await this.#request(
+      'PUT',
+      this.#rowPath(table, entity.partitionKey, entity.rowKey),
+      { 'Content-Type': NO_METADATA },
+      entityJson(entity),
+    );
     if (answer.status !== 204) throw errorOf(answer.status, answer.body);
     return etagOf(answer);
   }
 
   /** Inserts the row; false when it exists. */
-  async insert(entity: TableEntity): Promise<boolean> {
-    const answer = await this.#request('POST', `${this.#base}/${this.#table}`, {
-      'Content-Type': NO_METADATA,
-      Prefer: 'return-no-content',
-      body: entityJson(entity),
-    });
+  async insert(table: string, entity: TableEntity): Promise<boolean> {
+    const answer = await this.#request(
+      'POST',
+      `${this.#base}/${table}`,
+      { 'Content-Type': NO_METADATA, Prefer: 'return-no-content' },
+      entityJson(entity),
+    );
     if (answer.status === 409) return false;
     if (answer.status !== 204) throw errorOf(answer.status, answer.body);
     return true;
@@ -175,7 +177,7 @@ export class TableRest {
    * ETag of each operation's row, in order (empty for a delete); a refused operation fails it all
    * with its `TableRestError`.
    */
-  async transact(operations: TableOperation[]): Promise<string[]> {
+  async transact(table: string, operations: TableOperation[]): Promise<string[]> {
     const batch = `batch_${randomUUID()}`;
     const changeset = `changeset_${randomUUID()}`;
     const origin = this.#account.endpoint.origin;
@@ -189,7 +191,7 @@ export class TableRest {
       switch (op.kind) {
         case 'insert':
           lines.push(
-            `POST ${origin}${this.#base}/${this.#table} HTTP/1.1`,
+            `POST ${origin}${this.#base}/${table} HTTP/1.1`,
             `Content-Type: ${NO_METADATA}`,
             'Accept: application/json;odata=minimalmetadata',
             'DataServiceVersion: 3.0',
@@ -201,7 +203,7 @@ export class TableRest {
         case 'upsert':
         case 'replace':
           lines.push(
-            `PUT ${origin}${this.#rowPath(op.entity.partitionKey, op.entity.rowKey)} HTTP/1.1`,
+            `PUT ${origin}${this.#rowPath(table, op.entity.partitionKey, op.entity.rowKey)} HTTP/1.1`,
             `Content-Type: ${NO_METADATA}`,
             'Accept: application/json',
             'DataServiceVersion: 3.0',
@@ -212,7 +214,7 @@ export class TableRest {
           break;
         case 'delete':
           lines.push(
-            `DELETE ${origin}${this.#rowPath(op.partitionKey, op.rowKey)} HTTP/1.1`,
+            `DELETE ${origin}${this.#rowPath(table, op.partitionKey, op.rowKey)} HTTP/1.1`,
             'Accept: application/json;odata=minimalmetadata',
             'DataServiceVersion: 3.0',
             'If-Match: *',
@@ -231,10 +233,12 @@ export class TableRest {
       `--${batch}--`,
       '',
     ].join('\r\n');
-    const answer = await this.#request('POST', `${this.#base}/$batch`, {
-      'Content-Type': `multipart/mixed; boundary=${batch}`,
+    const answer = await this.#request(
+      'POST',
+      `${this.#base}/$batch`,
+      { 'Content-Type': `multipart/mixed; boundary=${batch}` },
       body,
-    });
+    );
     if (answer.status !== 202) throw errorOf(answer.status, answer.body);
     const etags: string[] = [];
     for (const part of answer.body.split('--changesetresponse_').slice(1)) {
@@ -253,11 +257,12 @@ export class TableRest {
   async #request(
     method: string,
     path: string,
-    { body, ...headers }: Record<string, string | undefined>,
+    headers: Record<string, string> = {},
+    body?: string,
   ): Promise<Answer> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const answer = await this.#once(method, path, headers as Record<string, string>, body);
+        const answer = await this.#once(method, path, headers, body);
         if ((answer.status === 500 || answer.status === 503) && attempt < ATTEMPTS) {
           await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * attempt));
           continue;
