@@ -8,7 +8,7 @@
  */
 import type { EnableReplicationRequest, MigrationOperation, OnboardingProfile } from '../azure/types';
 import type { AzureErrorInfo } from '../domain/errors';
-import type { Stage, StepDuration } from '../domain/lifecycle';
+import type { Stage, StepDuration, TimedStep } from '../domain/lifecycle';
 
 export const ACTIVITY = {
   validateMachine: 'validateMachine',
@@ -131,6 +131,32 @@ export interface ItemInput {
 export interface ReadItemInput extends ItemInput {
   /** Check the test VM too once the test migration succeeded, saving the pipeline a separate call. */
   withTestVm?: boolean;
+  /** The next step to start in the same call once the read finds the current one over. */
+  andStart?: ChainedStart;
+}
+
+/** The steps a read can start: each follows the step the read waits for. */
+export type ChainedStep = 'startTestMigrate' | 'startTestCleanup' | 'startMigrate' | 'completeMigration';
+
+/**
+ * A start chained to a read, saving the pipeline an activity and an orchestrator episode per step.
+ * The start's own checks of the item decide, as when it is called alone (so a re-run of the
+ * activity finds the step under way and starts nothing twice); a test clean-up also waits for a
+ * healthy test VM. `record` are the stage changes the start brings, recorded only when it
+ * started the step or found it under way; the first carries how long the step that ended took,
+ * from `took.startedAt` (epoch ms) to Azure's end time of `took.step`.
+ */
+export interface ChainedStart {
+  step: ChainedStep;
+  record: RecordStageInput[];
+  took?: { step: TimedStep; startedAt: number };
+}
+
+export interface ReadItemOutput {
+  /** Null when the migration item does not exist. */
+  item: ItemSnapshot | null;
+  /** Present when the chained start ran: it started the next step (`started`) or found it under way. */
+  next?: Exclude<StartOutcome, { action: 'notAllowed' }>;
 }
 
 /** A start step: `started` when it sent the request now, `skipped` with why it did not need to. */
@@ -251,7 +277,7 @@ export interface InstanceOutcome {
 export interface ActivityTypes {
   validateMachine: [ValidateMachineInput, ValidateMachineOutput];
   enableReplication: [EnableReplicationInput, EnableOutcome[]];
-  readMigrationItem: [ReadItemInput, ItemSnapshot | null];
+  readMigrationItem: [ReadItemInput, ReadItemOutput];
   startResync: [ItemInput, StartOutcome];
   startTestMigrate: [ItemInput, StartOutcome];
   checkTestVm: [ItemInput, CheckTestVmOutput];

@@ -10,7 +10,7 @@
  */
 import type { AzureGateways, MigrationItemRecord, StageChangeEvent } from '../azure/types';
 import { AzureOperationError, describeError, normaliseError, retryDelayOf } from '../domain/errors';
-import type { TimedStep } from '../domain/lifecycle';
+import { itemStepEnd, type TimedStep, tookMs } from '../domain/lifecycle';
 import { testVmName } from '../domain/names';
 import type { Journal } from '../store/types';
 import type {
@@ -18,6 +18,8 @@ import type {
   ActivityName,
   ActivityOutput,
   ActivityResult,
+  ChainedStart,
+  ChainedStep,
   CheckTestVmOutput,
   CleanupOutput,
   EnableOutcome,
@@ -29,6 +31,17 @@ import type {
   StartOutcome,
 } from './contract';
 import { FACTORY_EVENT } from './managementEvents';
+
+/** How a start step decides on the item it read, what it sends, and what it answers without an item. */
+interface Starter {
+  decide: (item: MigrationItemRecord, job: MachineJob) => StartOutcome | 'go';
+  act: (job: MachineJob) => Promise<unknown>;
+  whenMissing: StartOutcome;
+  /** The step whose typical duration the answer carries. */
+  timed?: TimedStep;
+}
+
+type StartName = 'startResync' | ChainedStep;
 
 export interface ActivityDeps {
   azure: AzureGateways;
@@ -160,23 +173,34 @@ export function createActivities(deps: ActivityDeps): Activities {
     }
   }
 
+  /** Starts the step unless the item's state says otherwise (`decide`), given the item read just now. */
+  async function startFrom(
+    starter: Starter,
+    item: MigrationItemRecord | undefined,
+    job: MachineJob,
+    at: string,
+  ): Promise<StartOutcome> {
+    if (item === undefined) return starter.whenMissing;
+    const decision = starter.decide(item, job);
+    if (decision !== 'go') {
+      return decision.action === 'notAllowed' ? { ...decision, item: snapshotOf(item, at) } : decision;
+    }
+    await starter.act(job);
+    return { action: 'started', ...(await typical(job, starter.timed)) };
+  }
+
   const startOnItem =
-    (
-      decide: (item: MigrationItemRecord, job: MachineJob) => StartOutcome | 'go',
-      act: (job: MachineJob) => Promise<unknown>,
-      whenMissing: StartOutcome,
-      timed?: TimedStep,
-    ): ((input: ItemInput) => Promise<StartOutcome>) =>
-    async ({ job, at }) => {
-      const item = await migration.get(job.machineId);
-      if (item === undefined) return whenMissing;
-      const decision = decide(item, job);
-      if (decision !== 'go') {
-        return decision.action === 'notAllowed' ? { ...decision, item: snapshotOf(item, at) } : decision;
-      }
-      await act(job);
-      return { action: 'started', ...(await typical(job, timed)) };
-    };
+    (starter: Starter): ((input: ItemInput) => Promise<StartOutcome>) =>
+    async ({ job, at }) =>
+      startFrom(starter, await migration.get(job.machineId), job, at);
+
+  /** The stage changes of a chained start, the first with how long the step that ended took. */
+  function chainedRecords(chain: ChainedStart, item: ItemSnapshot | null): RecordStageInput[] {
+    const [first, ...rest] = chain.record;
+    if (first === undefined || chain.took === undefined || item === null) return chain.record;
+    const ms = tookMs(chain.took.startedAt, itemStepEnd(chain.took.step, item));
+    return ms === undefined ? chain.record : [{ ...first, took: { step: chain.took.step, ms } }, ...rest];
+  }
 
   /** The step's typical duration in the machine's part of the wave, when one was learned. */
   async function typical(job: MachineJob, step: TimedStep | undefined): Promise<{ typicalMs?: number }> {
@@ -238,6 +262,75 @@ export function createActivities(deps: ActivityDeps): Activities {
       env,
     );
   }
+
+  const starters: Record<StartName, Starter> = {
+    startResync: {
+      decide: (item) => {
+        if (item.migrationState === 'InitialSeedingInProgress' || item.migrationState === 'Replicating') {
+          return { action: 'skipped', reason: `the item is already ${item.migrationState}` };
+        }
+        return item.allowedOperations.includes('StartResync') ? 'go' : notAllowed(item, 'Resync');
+      },
+      act: (job) => migration.resync(job.machineId),
+      whenMissing: itemMissing,
+    },
+    startTestMigrate: {
+      decide: (item) => {
+        if (item.testMigrateState !== 'None' && item.testMigrateState !== 'TestMigrationCleanupInProgress') {
+          return { action: 'skipped', reason: `a test migration is already ${item.testMigrateState}` };
+        }
+        return item.allowedOperations.includes('TestMigrate') ? 'go' : notAllowed(item, 'Test migration');
+      },
+      act: (job) =>
+        migration.testMigrate(job.machineId, {
+          ...(job.enable.testNetworkId === undefined ? {} : { networkId: job.enable.testNetworkId }),
+          ...(job.osUpgradeVersion === undefined ? {} : { osUpgradeVersion: job.osUpgradeVersion }),
+        }),
+      whenMissing: itemMissing,
+      timed: 'testMigrate',
+    },
+    startTestCleanup: {
+      decide: (item) => {
+        if (item.testMigrateState === 'TestMigrationCleanupInProgress') {
+          return { action: 'skipped', reason: 'the clean-up is already running' };
+        }
+        if (item.allowedOperations.includes('TestMigrateCleanup')) return 'go';
+        if (item.testMigrateState === 'None')
+          return { action: 'skipped', reason: 'there is no test to clean up' };
+        return notAllowed(item, 'Test clean-up');
+      },
+      act: (job) => migration.testMigrateCleanup(job.machineId, 'Cleaned up by the migration factory'),
+      whenMissing: itemMissing,
+    },
+    startMigrate: {
+      decide: (item) => {
+        if (item.migrationState === 'MigrationInProgress' || item.migrationState === 'MigrationSucceeded') {
+          return { action: 'skipped', reason: `the migration is already ${item.migrationState}` };
+        }
+        return item.allowedOperations.includes('Migrate') ? 'go' : notAllowed(item, 'Migration');
+      },
+      act: (job) =>
+        migration.migrate(job.machineId, {
+          performShutdown: job.performShutdown,
+          ...(job.osUpgradeVersion === undefined ? {} : { osUpgradeVersion: job.osUpgradeVersion }),
+        }),
+      whenMissing: itemMissing,
+      timed: 'migrate',
+    },
+    completeMigration: {
+      decide: (item) => {
+        if (item.migrationState === 'DisableMigrationInProgress') {
+          return { action: 'skipped', reason: 'the item is already being deleted' };
+        }
+        // Deleting an item that has not migrated would throw the replication away.
+        return item.migrationState === 'MigrationSucceeded'
+          ? 'go'
+          : notAllowed(item, 'Completing the migration');
+      },
+      act: (job) => migration.complete(job.machineId),
+      whenMissing: { action: 'skipped', reason: 'the migration item is already deleted' },
+    },
+  };
 
   const impls: { [N in ActivityName]: Impl<N> } = {
     async validateMachine({ waveId, name, retry, at }) {
@@ -301,89 +394,34 @@ export function createActivities(deps: ActivityDeps): Activities {
       );
     },
 
-    async readMigrationItem({ job, at, withTestVm }) {
+    async readMigrationItem({ job, at, withTestVm, andStart }, env) {
       const item = await migration.get(job.machineId);
-      if (item === undefined) return null;
-      const snapshot = snapshotOf(item, at);
-      return withTestVm && item.testMigrateState === 'TestMigrationSucceeded'
-        ? { ...snapshot, testVm: await checkTestVm(job) }
-        : snapshot;
+      const snapshot =
+        item === undefined
+          ? null
+          : withTestVm && item.testMigrateState === 'TestMigrationSucceeded'
+            ? { ...snapshotOf(item, at), testVm: await checkTestVm(job) }
+            : snapshotOf(item, at);
+      if (andStart === undefined || !mayStart(andStart.step, snapshot)) return { item: snapshot };
+      const next = await startFrom(starters[andStart.step], item, job, at);
+      if (next.action === 'notAllowed') return { item: snapshot };
+      await recordStages(chainedRecords(andStart, snapshot), env);
+      return { item: snapshot, next };
     },
 
-    startResync: startOnItem(
-      (item) => {
-        if (item.migrationState === 'InitialSeedingInProgress' || item.migrationState === 'Replicating') {
-          return { action: 'skipped', reason: `the item is already ${item.migrationState}` };
-        }
-        return item.allowedOperations.includes('StartResync') ? 'go' : notAllowed(item, 'Resync');
-      },
-      (job) => migration.resync(job.machineId),
-      itemMissing,
-    ),
+    startResync: startOnItem(starters.startResync),
 
-    startTestMigrate: startOnItem(
-      (item) => {
-        if (item.testMigrateState !== 'None' && item.testMigrateState !== 'TestMigrationCleanupInProgress') {
-          return { action: 'skipped', reason: `a test migration is already ${item.testMigrateState}` };
-        }
-        return item.allowedOperations.includes('TestMigrate') ? 'go' : notAllowed(item, 'Test migration');
-      },
-      (job) =>
-        migration.testMigrate(job.machineId, {
-          ...(job.enable.testNetworkId === undefined ? {} : { networkId: job.enable.testNetworkId }),
-          ...(job.osUpgradeVersion === undefined ? {} : { osUpgradeVersion: job.osUpgradeVersion }),
-        }),
-      itemMissing,
-      'testMigrate',
-    ),
+    startTestMigrate: startOnItem(starters.startTestMigrate),
 
     async checkTestVm({ job }) {
       return checkTestVm(job);
     },
 
-    startTestCleanup: startOnItem(
-      (item) => {
-        if (item.testMigrateState === 'TestMigrationCleanupInProgress') {
-          return { action: 'skipped', reason: 'the clean-up is already running' };
-        }
-        if (item.allowedOperations.includes('TestMigrateCleanup')) return 'go';
-        if (item.testMigrateState === 'None')
-          return { action: 'skipped', reason: 'there is no test to clean up' };
-        return notAllowed(item, 'Test clean-up');
-      },
-      (job) => migration.testMigrateCleanup(job.machineId, 'Cleaned up by the migration factory'),
-      itemMissing,
-    ),
+    startTestCleanup: startOnItem(starters.startTestCleanup),
 
-    startMigrate: startOnItem(
-      (item) => {
-        if (item.migrationState === 'MigrationInProgress' || item.migrationState === 'MigrationSucceeded') {
-          return { action: 'skipped', reason: `the migration is already ${item.migrationState}` };
-        }
-        return item.allowedOperations.includes('Migrate') ? 'go' : notAllowed(item, 'Migration');
-      },
-      (job) =>
-        migration.migrate(job.machineId, {
-          performShutdown: job.performShutdown,
-          ...(job.osUpgradeVersion === undefined ? {} : { osUpgradeVersion: job.osUpgradeVersion }),
-        }),
-      itemMissing,
-      'migrate',
-    ),
+    startMigrate: startOnItem(starters.startMigrate),
 
-    completeMigration: startOnItem(
-      (item) => {
-        if (item.migrationState === 'DisableMigrationInProgress') {
-          return { action: 'skipped', reason: 'the item is already being deleted' };
-        }
-        // Deleting an item that has not migrated would throw the replication away.
-        return item.migrationState === 'MigrationSucceeded'
-          ? 'go'
-          : notAllowed(item, 'Completing the migration');
-      },
-      (job) => migration.complete(job.machineId),
-      { action: 'skipped', reason: 'the migration item is already deleted' },
-    ),
+    completeMigration: startOnItem(starters.completeMigration),
 
     async onboard({ job, at }) {
       const vmId = targetVmId(job);
@@ -568,6 +606,16 @@ export function createActivities(deps: ActivityDeps): Activities {
     });
   }
   return activities as Activities;
+}
+
+/**
+ * A chained test clean-up follows only a test whose VM was found healthy: a failed or unhealthy test
+ * is cleaned up by the pipeline after it has recorded why. Other steps leave it to the start's checks.
+ */
+function mayStart(step: ChainedStep, item: ItemSnapshot | null): boolean {
+  if (step !== 'startTestCleanup' || item === null) return true;
+  if (item.testMigrateState === 'TestMigrationSucceeded') return item.testVm?.healthy === true;
+  return item.testMigrateState !== 'TestMigrationFailed';
 }
 
 function profileMatches(profileId: string, job: MachineJob): boolean {

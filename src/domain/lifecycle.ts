@@ -35,6 +35,15 @@ export function isFinalStage(stage: Stage): stage is FinalStage {
 export const TIMED_STEPS = ['testMigrate', 'migrate', 'onboarding'] as const;
 export type TimedStep = (typeof TIMED_STEPS)[number];
 
+/** Azure's end time of a timed step of the migration item (onboarding's is on the Automanage report). */
+export function itemStepEnd(
+  step: TimedStep,
+  item: { lastTestMigrationTime?: string; lastMigrationTime?: string },
+): string | undefined {
+  if (step === 'testMigrate') return item.lastTestMigrationTime;
+  return step === 'migrate' ? item.lastMigrationTime : undefined;
+}
+
 /** How long a step took, in ms, from the pipeline's start request to Azure's end time. */
 export interface StepDuration {
   step: TimedStep;

@@ -18,6 +18,7 @@ import {
   type ActivityInput,
   type ActivityName,
   type ActivityOutput,
+  type ChainedStep,
   type CheckTestVmOutput,
   type ItemSnapshot,
   type MachineJob,
@@ -26,7 +27,7 @@ import {
   type Riders,
 } from '../activities/contract';
 import type { AzureErrorInfo } from '../domain/errors';
-import { type Stage, type StepDuration, type TimedStep, tookMs } from '../domain/lifecycle';
+import { itemStepEnd, type Stage, type StepDuration, type TimedStep, tookMs } from '../domain/lifecycle';
 import type { Cutover } from '../domain/plan';
 import {
   approverOf,
@@ -132,13 +133,32 @@ interface Started {
   typicalMs?: number;
 }
 
-/** The timed step a phase is, and the end time Azure stamps on it. */
-const TIMED_PHASES: Partial<
-  Record<Phase, { step: TimedStep; end: (item: ItemSnapshot) => string | undefined }>
-> = {
-  testMigrate: { step: 'testMigrate', end: (item) => item.lastTestMigrationTime },
-  migrate: { step: 'migrate', end: (item) => item.lastMigrationTime },
-};
+/** The phases whose duration the wave learns (`TIMED_STEPS`). */
+const TIMED_PHASES: Partial<Record<Phase, TimedStep>> = { testMigrate: 'testMigrate', migrate: 'migrate' };
+
+/** What a wait ended with: the item, and the next step when the read that ended the wait started it. */
+interface Waited {
+  item: ItemSnapshot | null;
+  next?: Chained;
+}
+
+/** A next step started by a read: what the pipeline would have from `start` (undefined: under way). */
+interface Chained {
+  started: Started | undefined;
+}
+
+/**
+ * The next step a wait's reads may start in the same activity (`ReadItemInput.andStart`), saving
+ * an activity and an episode, with the stages the pipeline enters for it.
+ */
+interface Chain {
+  step: ChainedStep;
+  stages: { to: Stage; reason?: string }[];
+}
+
+function shutdownReason(job: MachineJob): string {
+  return job.performShutdown ? 'the source VM is shut down before the final sync' : 'the source VM stays on';
+}
 
 const ORDER: StartPoint[] = [
   'Validating',
@@ -244,13 +264,18 @@ class PipelineRun {
     if (from === 'Validating') {
       yield* this.enable(job);
     }
+    const testing = before(from, 'CleaningUpTest') && !job.skipTestMigration;
+    // The next step a wait's last read started (see `Chain`), else undefined.
+    let chained: Chained | undefined;
     if (before(from, 'InitialSeeding')) {
       this.enter('InitialSeeding');
-      yield* this.waitFor(
+      const seeded = yield* this.waitFor(
         'seeding',
         'InitialSeeding',
         from === 'Validating' ? { at: nowMs(this.context) } : undefined,
+        testing ? () => this.testChain() : undefined,
       );
+      chained = seeded.next;
     }
     if (from === 'CleaningUpTest') {
       this.enter('CleaningUpTest', {
@@ -258,26 +283,33 @@ class PipelineRun {
       });
       yield* this.startAndWait(ACTIVITY.startTestCleanup, 'testCleanup', 'CleaningUpTest');
     }
-    if (before(from, 'CleaningUpTest') && !job.skipTestMigration) {
-      yield* this.testMigration(job);
+    if (testing) {
+      chained = yield* this.testMigration(job, chained);
     }
-    if (before(from, 'ReadyForCutover')) {
+    if (before(from, 'ReadyForCutover') && chained === undefined) {
       yield* this.gate();
     }
     if (before(from, 'MigratingCutover')) {
-      yield* this.holdIfPaused();
+      if (chained === undefined) {
+        yield* this.holdIfPaused();
+        this.cancellable = false;
+        this.enter('MigratingCutover', { reason: shutdownReason(job) });
+        chained = { started: yield* this.start(ACTIVITY.startMigrate, 'MigratingCutover') };
+      }
       this.cancellable = false;
-      this.enter('MigratingCutover', {
-        reason: job.performShutdown
-          ? 'the source VM is shut down before the final sync'
-          : 'the source VM stays on',
-      });
-      yield* this.startAndWait(ACTIVITY.startMigrate, 'migrate', 'MigratingCutover');
+      const migrated = yield* this.waitFor('migrate', 'MigratingCutover', chained.started, () => ({
+        step: ACTIVITY.completeMigration,
+        stages: [{ to: 'Completing' }],
+      }));
+      chained = migrated.next;
     }
     this.cancellable = false;
     if (before(from, 'Completing')) {
-      this.enter('Completing');
-      yield* this.startAndWait(ACTIVITY.completeMigration, 'complete', 'Completing');
+      if (chained === undefined) {
+        this.enter('Completing');
+        chained = { started: yield* this.start(ACTIVITY.completeMigration, 'Completing') };
+      }
+      yield* this.waitFor('complete', 'Completing', chained.started);
     }
     this.releaseSlot();
     yield* this.onboard(job);
@@ -303,17 +335,29 @@ class PipelineRun {
     }
   }
 
-  private *testMigration(job: MachineJob): Orchestration<void> {
+  /**
+   * Test migrations until one passes (or the attempts run out), each cleaned up; `first` is the
+   * first attempt when the end of seeding started it. Answers the migration when the clean-up's
+   * last read started it.
+   */
+  private *testMigration(job: MachineJob, first: Chained | undefined): Orchestration<Chained | undefined> {
     for (let attempt = 1; ; attempt++) {
-      yield* this.holdIfPaused();
-      this.enter('ReadyToTest');
-      this.enter('TestMigrating', attempt > 1 ? { reason: `attempt ${attempt}` } : {});
-      const test = yield* this.start(ACTIVITY.startTestMigrate, 'TestMigrating');
+      let test = first?.started;
+      if (attempt > 1 || first === undefined) {
+        yield* this.holdIfPaused();
+        this.enter('ReadyToTest');
+        this.enter('TestMigrating', attempt > 1 ? { reason: `attempt ${attempt}` } : {});
+        test = yield* this.start(ACTIVITY.startTestMigrate, 'TestMigrating');
+      }
       let failure: { stage: Stage; error: AzureErrorInfo } | undefined;
+      let cleanup: Chained | undefined;
       try {
-        const tested = yield* this.waitFor('testMigrate', 'TestMigrating', test);
-        this.enter('Testing');
-        const health = yield* this.checkTestVm(job, tested?.testVm);
+        const tested = yield* this.waitFor('testMigrate', 'TestMigrating', test, () => ({
+          step: ACTIVITY.startTestCleanup,
+          stages: [{ to: 'Testing' }, { to: 'CleaningUpTest' }],
+        }));
+        cleanup = tested.next;
+        const health = cleanup !== undefined || (yield* this.testVmHealthy(job, tested.item?.testVm));
         if (!health) {
           failure = {
             stage: 'Testing',
@@ -331,18 +375,49 @@ class PipelineRun {
         failure = { stage: error.stage, error: error.info };
       }
       // A test is always cleaned up before anything else happens, whether it passed or not.
-      this.enter(
+      if (cleanup === undefined) {
+        this.enter(
+          'CleaningUpTest',
+          failure ? { reason: `test failed: ${failure.error.message}`, error: failure.error } : {},
+        );
+        cleanup = { started: yield* this.start(ACTIVITY.startTestCleanup, 'CleaningUpTest') };
+      }
+      const cleaned = yield* this.waitFor(
+        'testCleanup',
         'CleaningUpTest',
-        failure ? { reason: `test failed: ${failure.error.message}`, error: failure.error } : {},
+        cleanup.started,
+        failure === undefined ? () => this.migrateChain(job) : undefined,
       );
-      yield* this.startAndWait(ACTIVITY.startTestCleanup, 'testCleanup', 'CleaningUpTest');
-      if (failure === undefined) return;
+      if (failure === undefined) return cleaned.next;
       if (attempt >= this.settings.testAttempts) throw new StepFailed(failure.stage, failure.error);
     }
   }
 
+  /** The first test migration, started by the read that finds seeding over, unless a pause or cancel waits. */
+  private testChain(): Chain | undefined {
+    if (!this.mayProceed()) return undefined;
+    return { step: ACTIVITY.startTestMigrate, stages: [{ to: 'ReadyToTest' }, { to: 'TestMigrating' }] };
+  }
+
+  /** The migration, started by the read that finds the passed test cleaned up, when the gate is open now. */
+  private migrateChain(job: MachineJob): Chain | undefined {
+    if (!this.mayProceed()) return undefined;
+    if (cutoverGate(this.settings.cutover, this.context.df.currentUtcDateTime).kind !== 'go')
+      return undefined;
+    return {
+      step: ACTIVITY.startMigrate,
+      stages: [{ to: 'ReadyForCutover' }, { to: 'MigratingCutover', reason: shutdownReason(job) }],
+    };
+  }
+
+  /** Whether nothing holds the next Azure action: no pause (or resume) to weigh, no cancel waiting. */
+  private mayProceed(): boolean {
+    return !this.paused && !(['Pause', 'Resume', 'Cancel'] as const).some((name) => this.inbox.has(name));
+  }
+
   /** Reads the test VM until it is healthy, a few times while it boots; `first` is a check already made. */
-  private *checkTestVm(job: MachineJob, first: CheckTestVmOutput | undefined): Orchestration<boolean> {
+  private *testVmHealthy(job: MachineJob, first: CheckTestVmOutput | undefined): Orchestration<boolean> {
+    this.enter('Testing');
     for (let check = 1; ; check++) {
       const result =
         check === 1 && first !== undefined
@@ -437,13 +512,17 @@ class PipelineRun {
    * Reads the item until `phase` is over; resyncs a failed initial seeding a bounded number of
    * times. Right after this run started the operation (`started`) the item can only say it is in
    * progress, so the first read waits for the step's typical end, or else for the first poll.
+   * Each read may also start the next step (`chain`, asked again before every read): when it did,
+   * the wait is over and its stage changes are recorded.
    */
   private *waitFor(
     phase: Phase,
     stage: Stage,
     started: Started | undefined,
-  ): Orchestration<ItemSnapshot | null> {
+    chain?: () => Chain | undefined,
+  ): Orchestration<Waited> {
     const job = this.job!;
+    const timed = TIMED_PHASES[phase];
     let polls = 0;
     let resyncs = 0;
     let previous: Progress | undefined;
@@ -451,18 +530,46 @@ class PipelineRun {
     for (;;) {
       let current: Progress | undefined;
       if (read) {
-        const item = yield* this.call(
+        const at = nowMs(this.context);
+        const next = chain?.();
+        const { item, next: chained } = yield* this.call(
           ACTIVITY.readMigrationItem,
-          { job, at: nowIso(this.context), ...(phase === 'testMigrate' ? { withTestVm: true } : {}) },
+          {
+            job,
+            at: nowIso(this.context),
+            ...(phase === 'testMigrate' ? { withTestVm: true } : {}),
+            ...(next === undefined
+              ? {}
+              : {
+                  andStart: {
+                    step: next.step,
+                    record: this.prepare(next.stages),
+                    ...(timed === undefined || started === undefined
+                      ? {}
+                      : { took: { step: timed, startedAt: started.at } }),
+                  },
+                }),
+          },
           stage,
         );
+        if (next !== undefined && chained !== undefined) {
+          this.stage = next.stages.at(-1)!.to;
+          return {
+            item,
+            next: {
+              started:
+                chained.action === 'skipped'
+                  ? undefined
+                  : { at, ...(chained.typicalMs === undefined ? {} : { typicalMs: chained.typicalMs }) },
+            },
+          };
+        }
         const verdict = judge(phase, item);
         if (verdict.kind === 'done') {
-          const timed = TIMED_PHASES[phase];
           if (timed !== undefined && started !== undefined && item !== null) {
-            this.learn(timed.step, started.at, timed.end(item));
+            this.learn(timed, started.at, itemStepEnd(timed, item));
           }
-          return item;
+          return { item };
         }
         if (verdict.kind === 'failed') throw new StepFailed(stage, verdict.error);
         if (verdict.kind === 'resync') {
@@ -530,7 +637,7 @@ class PipelineRun {
     phase: Phase,
     stage: Stage,
   ): Orchestration<ItemSnapshot | null> {
-    return yield* this.waitFor(phase, stage, yield* this.start(name, stage));
+    return (yield* this.waitFor(phase, stage, yield* this.start(name, stage))).item;
   }
 
   /**
@@ -649,7 +756,7 @@ class PipelineRun {
         { job, at: nowIso(this.context) },
         this.settings.retry,
       );
-      if (item.ok && item.value === null) this.releaseSlot();
+      if (item.ok && item.value.item === null) this.releaseSlot();
     }
     return { name: this.input.name, stage: 'Failed', failedStage: stage, error };
   }
@@ -659,9 +766,29 @@ class PipelineRun {
    * recorded by `flush` before the run waits or ends, so the journal never lags behind a wait.
    */
   private enter(to: Stage, extra: { reason?: string; error?: AzureErrorInfo } = {}): void {
-    const from = this.stage;
+    this.unrecorded.push(
+      this.change(this.stage, to, { ...(this.took === undefined ? {} : { took: this.took }), ...extra }),
+    );
     this.stage = to;
-    this.unrecorded.push({
+    this.took = undefined;
+  }
+
+  /** The changes through `stages` from the current stage, for an activity to record if it gets that far. */
+  private prepare(stages: Chain['stages']): RecordStageInput[] {
+    let from = this.stage;
+    return stages.map(({ to, ...extra }) => {
+      const change = this.change(from, to, extra);
+      from = to;
+      return change;
+    });
+  }
+
+  private change(
+    from: Stage,
+    to: Stage,
+    extra: { reason?: string; error?: AzureErrorInfo; took?: StepDuration },
+  ): RecordStageInput {
+    return {
       waveId: this.input.waveId,
       name: this.input.name,
       to,
@@ -669,10 +796,8 @@ class PipelineRun {
       at: nowIso(this.context),
       changeId: this.changeId(),
       instanceId: this.context.df.instanceId,
-      ...(this.took === undefined ? {} : { took: this.took }),
       ...extra,
-    });
-    this.took = undefined;
+    };
   }
 
   /** The stage changes not recorded and the events not raised yet, for the next activity to take along. */

@@ -52,6 +52,20 @@ function record(overrides: Partial<MigrationItemRecord> = {}): MigrationItemReco
   };
 }
 
+/** The machine's test VM, running and provisioned, with its VM agent in the given state. */
+function testVm(agent: string): void {
+  vms.set('rg-prod/web-01-test', {
+    id: 'vm-test',
+    name: 'web-01-test',
+    resourceGroup: 'rg-prod',
+    location: 'westeurope',
+    tags: {},
+    provisioningState: 'Succeeded',
+    powerState: 'running',
+    vmAgentStatus: agent,
+  });
+}
+
 /** A migration item store that moves like Azure when asked to act, and counts what it was asked. */
 class FakeMigration implements Partial<MigrationGateway> {
   item: MigrationItemRecord | undefined;
@@ -236,6 +250,109 @@ describe('idempotent starts', () => {
   });
 });
 
+describe('a read that starts the next step', () => {
+  const change = (to: 'ReadyToTest' | 'TestMigrating' | 'Testing' | 'CleaningUpTest', step: number) => ({
+    waveId: 'w1',
+    name: 'web-01',
+    to,
+    at: new Date(Date.parse(AT) + step * 1000).toISOString(),
+    changeId: `i:${step}`,
+  });
+  const stagesOf = async () =>
+    (await journal.listAudit('w1', { machineName: 'web-01' })).items
+      .filter((e) => e.kind === 'StageChanged')
+      .sort((a, b) => a.at.localeCompare(b.at))
+      .map((e) => e.to);
+
+  it('starts nothing and records nothing while the step it waits for runs', async () => {
+    migration.item = record({
+      migrationState: 'InitialSeedingInProgress',
+      allowedOperations: ['DisableMigration'],
+    });
+    const andStart = {
+      step: 'startTestMigrate' as const,
+      record: [change('ReadyToTest', 1), change('TestMigrating', 2)],
+    };
+    const read = await activities.readMigrationItem({ job, at: AT, andStart }, env());
+    expect(read.ok && read.value.next).toBeUndefined();
+    expect(read.ok && read.value.item?.migrationState).toBe('InitialSeedingInProgress');
+    expect(migration.calls).toEqual([]);
+    expect(await stagesOf()).toEqual([]);
+  });
+
+  it('starts the test once seeding is over and records its stages; a re-run finds it under way', async () => {
+    migration.item = record();
+    const input = {
+      job,
+      at: AT,
+      andStart: {
+        step: 'startTestMigrate' as const,
+        record: [change('ReadyToTest', 1), change('TestMigrating', 2)],
+      },
+    };
+    const first = await activities.readMigrationItem(input, env());
+    expect(first.ok && first.value.item?.migrationState).toBe('Replicating');
+    expect(first.ok && first.value.next).toEqual({ action: 'started' });
+    const again = await activities.readMigrationItem(input, env());
+    expect(again.ok && again.value.next?.action).toBe('skipped');
+    expect(migration.calls).toEqual(['testMigrate']);
+    expect(await stagesOf()).toEqual(['ReadyToTest', 'TestMigrating']);
+  });
+
+  it('cleans up a test only after its VM was found healthy, and records how long the test took', async () => {
+    const startedAt = Date.parse(AT);
+    const endedAt = new Date(startedAt + 15 * 60_000).toISOString();
+    const input = {
+      job,
+      at: AT,
+      withTestVm: true,
+      andStart: {
+        step: 'startTestCleanup' as const,
+        record: [change('Testing', 1), change('CleaningUpTest', 2)],
+        took: { step: 'testMigrate' as const, startedAt },
+      },
+    };
+    migration.item = record({
+      testMigrateState: 'TestMigrationFailed',
+      allowedOperations: ['TestMigrateCleanup'],
+    });
+    const failed = await activities.readMigrationItem(input, env());
+    expect(failed.ok && failed.value.next).toBeUndefined();
+    migration.item = record({
+      testMigrateState: 'TestMigrationSucceeded',
+      allowedOperations: ['TestMigrateCleanup'],
+      lastTestMigrationTime: endedAt,
+    });
+    testVm('NotReady');
+    const booting = await activities.readMigrationItem(input, env());
+    expect(booting.ok && booting.value.next).toBeUndefined();
+    expect(migration.calls).toEqual([]);
+    testVm('Ready');
+    const healthy = await activities.readMigrationItem(input, env());
+    expect(healthy.ok && healthy.value.next).toEqual({ action: 'started' });
+    expect(migration.calls).toEqual(['testMigrateCleanup']);
+    expect(await stagesOf()).toEqual(['Testing', 'CleaningUpTest']);
+    expect((await journal.stepDurations('w1', 'web-01')).testMigrate).toBe(15 * 60_000);
+  });
+
+  it('completes a migration once; a re-run that finds the item gone carries on', async () => {
+    migration.item = record({
+      migrationState: 'MigrationSucceeded',
+      allowedOperations: ['DisableMigration'],
+    });
+    const input = { job, at: AT, andStart: { step: 'completeMigration' as const, record: [] } };
+    const first = await activities.readMigrationItem(input, env());
+    expect(first.ok && first.value.next).toEqual({ action: 'started' });
+    migration.item = undefined;
+    const again = await activities.readMigrationItem(input, env());
+    expect(again.ok && again.value).toEqual({
+      item: null,
+      next: { action: 'skipped', reason: 'the migration item is already deleted' },
+    });
+    expect(migration.calls).toEqual(['complete']);
+  });
+});
+
 describe('durable instances', () => {
   it('starts each instance once: a replayed start finds it and starts nothing', async () => {
     const input = {
@@ -326,24 +443,19 @@ describe('the test VM and clean-up on cancel', () => {
   });
 
   it('is checked with the item when the read asks and the test migration succeeded', async () => {
-    vms.set('rg-prod/web-01-test', {
-      id: 'vm-test',
-      name: 'web-01-test',
-      resourceGroup: 'rg-prod',
-      location: 'westeurope',
-      tags: {},
-      provisioningState: 'Succeeded',
-      powerState: 'running',
-      vmAgentStatus: 'Ready',
-    });
+    testVm('Ready');
     migration.item = record({ testMigrateState: 'TestMigrationInProgress' });
     const running = await activities.readMigrationItem({ job, at: AT, withTestVm: true }, env());
-    expect(running.ok && running.value?.testVm).toBeUndefined();
+    expect(running.ok && running.value.item?.testVm).toBeUndefined();
     migration.item = record({ testMigrateState: 'TestMigrationSucceeded' });
     const tested = await activities.readMigrationItem({ job, at: AT, withTestVm: true }, env());
-    expect(tested.ok && tested.value?.testVm).toEqual({ healthy: true, detail: 'healthy', vmId: 'vm-test' });
+    expect(tested.ok && tested.value.item?.testVm).toEqual({
+      healthy: true,
+      detail: 'healthy',
+      vmId: 'vm-test',
+    });
     const plain = await activities.readMigrationItem({ job, at: AT }, env());
-    expect(plain.ok && plain.value?.testVm).toBeUndefined();
+    expect(plain.ok && plain.value.item?.testVm).toBeUndefined();
   });
 
   it('cleans up a finished test first, then stops replication, then reports clean', async () => {
