@@ -61,6 +61,8 @@ export interface MachineJob {
   osUpgradeVersion?: string;
   /** Skip the test migration (the plan's OK_TO_TESTMIGRATE = N). */
   skipTestMigration: boolean;
+  /** Total size of the machine's disks in GB, which initial seeding copies (absent in older jobs). */
+  diskGB?: number;
   /** Onboarding profile; undefined when the plan says not to onboard. */
   onboarding?: OnboardingProfile;
 }
@@ -120,6 +122,8 @@ export interface EnableOutcome {
   migrationItemId?: string;
   error?: AzureErrorInfo;
   retryAfterMs?: number;
+  /** How long the initial seeding typically takes, from the wave's time per GB, once that is known. */
+  typicalMs?: number;
 }
 
 export interface ItemInput {
@@ -143,13 +147,13 @@ export type ChainedStep = 'startTestMigrate' | 'startTestCleanup' | 'startMigrat
  * The start's own checks of the item decide, as when it is called alone (so a re-run of the
  * activity finds the step under way and starts nothing twice); a test clean-up also waits for a
  * healthy test VM. `record` are the stage changes the start brings, recorded only when it
- * started the step or found it under way; the first carries how long the step that ended took,
- * from `took.startedAt` (epoch ms) to Azure's end time of `took.step`.
+ * started the step or found it under way; the first carries how long the step that ended took:
+ * `took` itself, or from `took.startedAt` (epoch ms) to Azure's end time of `took.step`.
  */
 export interface ChainedStart {
   step: ChainedStep;
   record: RecordStageInput[];
-  took?: { step: TimedStep; startedAt: number };
+  took?: { step: TimedStep; startedAt: number } | StepDuration;
 }
 
 export interface ReadItemOutput {

@@ -197,9 +197,10 @@ export function createActivities(deps: ActivityDeps): Activities {
   /** The stage changes of a chained start, the first with how long the step that ended took. */
   function chainedRecords(chain: ChainedStart, item: ItemSnapshot | null): RecordStageInput[] {
     const [first, ...rest] = chain.record;
-    if (first === undefined || chain.took === undefined || item === null) return chain.record;
-    const ms = tookMs(chain.took.startedAt, itemStepEnd(chain.took.step, item));
-    return ms === undefined ? chain.record : [{ ...first, took: { step: chain.took.step, ms } }, ...rest];
+    const took = chain.took;
+    if (first === undefined || took === undefined || item === null) return chain.record;
+    const ms = 'ms' in took ? took.ms : tookMs(took.startedAt, itemStepEnd(took.step, item));
+    return ms === undefined ? chain.record : [{ ...first, took: { step: took.step, ms } }, ...rest];
   }
 
   /** The step's typical duration in the machine's part of the wave, when one was learned. */
@@ -380,7 +381,15 @@ export function createActivities(deps: ActivityDeps): Activities {
               };
             }
             await journal.updateMachine(job.waveId, job.name, { migrationItemId }, at);
-            return { name: job.name, status: result.started ? 'started' : 'exists', migrationItemId };
+            const perGB = (await journal.stepDurations(job.waveId, job.name)).seedingPerGB;
+            return {
+              name: job.name,
+              status: result.started ? 'started' : 'exists',
+              migrationItemId,
+              ...(perGB === undefined || job.diskGB === undefined
+                ? {}
+                : { typicalMs: Math.round(perGB * job.diskGB) }),
+            };
           } catch (error) {
             const retryAfterMs = retryDelayOf(normaliseError(error));
             return {

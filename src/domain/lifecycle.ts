@@ -31,8 +31,9 @@ export function isFinalStage(stage: Stage): stage is FinalStage {
  * Azure operations whose duration a wave learns from Azure's own end times (the test migration's
  * `lastTestMigrationTime`, the migration's `lastMigrationTime`, the Automanage report's `endTime`),
  * so that later machines read them once, near their end, instead of backing off from the start.
+ * Initial seeding grows with the disks: `seedingPerGB` is its time per GB, from its progress.
  */
-export const TIMED_STEPS = ['testMigrate', 'migrate', 'onboarding'] as const;
+export const TIMED_STEPS = ['testMigrate', 'migrate', 'onboarding', 'seedingPerGB'] as const;
 export type TimedStep = (typeof TIMED_STEPS)[number];
 
 /** Azure's end time of a timed step of the migration item (onboarding's is on the Automanage report). */

@@ -148,9 +148,42 @@ export const TYPICAL_MARGIN = 0.1;
  * the wave has learned one (but not before `minMs` has passed), else after `minMs`, where back-off
  * begins.
  */
-export function firstReadAt(now: number, startedAt: number, timing: PollTiming, typicalMs?: number): number {
+export function firstReadAt(
+  now: number,
+  startedAt: number,
+  timing: PollTiming,
+  typicalMs?: number,
+  margin = TYPICAL_MARGIN,
+): number {
   if (typicalMs === undefined) return nextPollAt(now, timing, 0, undefined, undefined);
-  return larger(now, startedAt + larger(timing.minMs, typicalMs * (1 + TYPICAL_MARGIN)));
+  return larger(now, startedAt + larger(timing.minMs, typicalMs * (1 + margin)));
+}
+
+/**
+ * How far ahead of its typical end a seeding is first read (a negative margin). The wave's figure
+ * is a mean over machines whose appliances and disks seed at different rates; a read ahead of the
+ * end projects the end from the progress, while a read after it holds the slot for nothing.
+ */
+export const SEEDING_MARGIN = -0.25;
+
+/** From this progress on, the time since the enable request places the seeding's end within a percent or so. */
+export const PROJECT_FROM_PERCENT = 50;
+
+/**
+ * A seeding's end as a reading of its progress since the enable request (`startedAt`) projects it,
+ * taking the middle of Azure's rounding down of the percentage; undefined below
+ * PROJECT_FROM_PERCENT, where the rounding leaves the end too uncertain and `nextPollAt` backs off
+ * or halves the way instead.
+ */
+export function seedingEndAt(startedAt: number, reading: Progress): number | undefined {
+  if (reading.percent < PROJECT_FROM_PERCENT || reading.at <= startedAt) return undefined;
+  return startedAt + ((reading.at - startedAt) * 100) / smaller(100, reading.percent + 0.5);
+}
+
+/** The seeding time per GB of disk a reading implies: what a wave learns for its later machines. */
+export function seedingMsPerGB(startedAt: number, reading: Progress, diskGB: number): number | undefined {
+  const end = seedingEndAt(startedAt, reading);
+  return end === undefined || !(diskGB > 0) ? undefined : (end - startedAt) / diskGB;
 }
 
 /** Where a machine's pipeline starts: from the beginning, or, on a retry, from the truth in Azure. */

@@ -37,14 +37,19 @@ import {
   nextPollAt,
   type Phase,
   type Progress,
+  SEEDING_MARGIN,
   type StartPoint,
+  seedingEndAt,
+  seedingMsPerGB,
   startPoint,
+  TYPICAL_MARGIN,
 } from './pipelineRules';
 import { type AcquireRequest, type AcquireResult, SLOTS_ENTITY } from './slots';
 import {
   callActivity,
   Inbox,
   instant,
+  larger,
   mustCall,
   nowIso,
   nowMs,
@@ -261,8 +266,10 @@ class PipelineRun {
     const from = startPoint(validation.item ?? null, validation.failedStage, !job.skipTestMigration);
     if (before(from, 'Completing')) yield* this.takeSlot();
 
+    // The seeding this run started: since the enable request, typically as long as the wave learned.
+    let seeding: Started | undefined;
     if (from === 'Validating') {
-      yield* this.enable(job);
+      seeding = yield* this.enable(job);
     }
     const testing = before(from, 'CleaningUpTest') && !job.skipTestMigration;
     // The next step a wait's last read started (see `Chain`), else undefined.
@@ -272,7 +279,7 @@ class PipelineRun {
       const seeded = yield* this.waitFor(
         'seeding',
         'InitialSeeding',
-        from === 'Validating' ? { at: nowMs(this.context) } : undefined,
+        seeding,
         testing ? () => this.testChain() : undefined,
       );
       chained = seeded.next;
@@ -317,7 +324,7 @@ class PipelineRun {
     return { name: this.input.name, stage: 'Done' };
   }
 
-  private *enable(job: MachineJob): Orchestration<void> {
+  private *enable(job: MachineJob): Orchestration<Started> {
     yield* this.holdIfPaused();
     this.enter('Replicating');
     const retry = this.settings.retry;
@@ -327,7 +334,10 @@ class PipelineRun {
         { jobs: [job], at: nowIso(this.context) },
         'Replicating',
       );
-      if (outcome !== undefined && outcome.status !== 'failed') return;
+      if (outcome !== undefined && outcome.status !== 'failed') {
+        const at = nowMs(this.context);
+        return outcome.typicalMs === undefined ? { at } : { at, typicalMs: outcome.typicalMs };
+      }
       const error = outcome?.error ?? { code: 'EnableFailed', message: 'The enable request had no answer.' };
       if (outcome?.retryAfterMs === undefined || attempt >= retry.attempts)
         throw new StepFailed('Replicating', error);
@@ -523,6 +533,8 @@ class PipelineRun {
   ): Orchestration<Waited> {
     const job = this.job!;
     const timed = TIMED_PHASES[phase];
+    // The seeding's readings project its end from the enable request, until a resync starts it over.
+    let anchor = phase === 'seeding' ? started : undefined;
     let polls = 0;
     let resyncs = 0;
     let previous: Progress | undefined;
@@ -532,6 +544,7 @@ class PipelineRun {
       if (read) {
         const at = nowMs(this.context);
         const next = chain?.();
+        const seedingTook = this.seedingTook(anchor, previous);
         const { item, next: chained } = yield* this.call(
           ACTIVITY.readMigrationItem,
           {
@@ -544,9 +557,11 @@ class PipelineRun {
                   andStart: {
                     step: next.step,
                     record: this.prepare(next.stages),
-                    ...(timed === undefined || started === undefined
-                      ? {}
-                      : { took: { step: timed, startedAt: started.at } }),
+                    ...(seedingTook !== undefined
+                      ? { took: seedingTook }
+                      : timed === undefined || started === undefined
+                        ? {}
+                        : { took: { step: timed, startedAt: started.at } }),
                   },
                 }),
           },
@@ -569,6 +584,7 @@ class PipelineRun {
           if (timed !== undefined && started !== undefined && item !== null) {
             this.learn(timed, started.at, itemStepEnd(timed, item));
           }
+          if (seedingTook !== undefined) this.took = seedingTook;
           return { item };
         }
         if (verdict.kind === 'failed') throw new StepFailed(stage, verdict.error);
@@ -582,15 +598,26 @@ class PipelineRun {
           yield* this.start(ACTIVITY.startResync, stage);
           polls = 0;
           previous = undefined;
+          anchor = undefined;
         } else if (verdict.percent !== undefined) {
           current = { at: nowMs(this.context), percent: verdict.percent };
         }
       }
       const now = nowMs(this.context);
+      const projected =
+        anchor !== undefined && current !== undefined ? seedingEndAt(anchor.at, current) : undefined;
       const wake = yield* this.sleep(
-        read || started === undefined
-          ? nextPollAt(now, this.timing(), polls, previous, current)
-          : firstReadAt(now, started.at, this.timing(), started.typicalMs),
+        projected !== undefined
+          ? larger(now + this.settings.pollMinMs, projected)
+          : read || started === undefined
+            ? nextPollAt(now, this.timing(), polls, previous, current)
+            : firstReadAt(
+                now,
+                started.at,
+                this.timing(),
+                started.typicalMs,
+                phase === 'seeding' ? SEEDING_MARGIN : TYPICAL_MARGIN,
+              ),
         ['MigrationItemChanged'],
       );
       read = true;
@@ -665,6 +692,14 @@ class PipelineRun {
     }
     if (outcome.action === 'skipped') return undefined;
     return outcome.typicalMs === undefined ? { at } : { at, typicalMs: outcome.typicalMs };
+  }
+
+  /** The seeding's time per GB its last reading implies, for the wave to learn when the next read finds it over. */
+  private seedingTook(anchor: Started | undefined, last: Progress | undefined): StepDuration | undefined {
+    const diskGB = this.job?.diskGB;
+    if (anchor === undefined || last === undefined || diskGB === undefined) return undefined;
+    const ms = seedingMsPerGB(anchor.at, last, diskGB);
+    return ms === undefined ? undefined : { step: 'seedingPerGB', ms };
   }
 
   /** Keeps how long a timed step took, by Azure's end time, for the next stage change to record. */

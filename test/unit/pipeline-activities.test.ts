@@ -195,6 +195,24 @@ describe('idempotent starts', () => {
     expect(migration.calls).toEqual(['enable']);
   });
 
+  it('tells an enable how long seeding typically takes, from the time per GB the wave learned', async () => {
+    const sized = { ...job, diskGB: 400 };
+    await journal.recordStage({
+      waveId: 'w1',
+      machineName: 'web-01',
+      to: 'ReadyToTest',
+      at: AT,
+      changeId: 'i:seeded',
+      took: { step: 'seedingPerGB', ms: 15_000 },
+    });
+    const first = await activities.enableReplication({ jobs: [sized], at: AT }, env());
+    expect(first.ok && first.value[0]?.typicalMs).toBe(400 * 15_000);
+    // A job stored before sizes were kept gets no figure.
+    const unsized = await activities.enableReplication({ jobs: [job], at: AT }, env());
+    expect(unsized.ok && unsized.value[0]?.status).toBe('exists');
+    expect(unsized.ok && unsized.value[0]?.typicalMs).toBeUndefined();
+  });
+
   it('migrates once, with the shutdown the plan asks for', async () => {
     migration.item = record();
     expect(await activities.startMigrate({ job, at: AT }, env())).toEqual({

@@ -7,6 +7,9 @@ import {
   firstReadAt,
   judge,
   nextPollAt,
+  SEEDING_MARGIN,
+  seedingEndAt,
+  seedingMsPerGB,
   startPoint,
 } from '../../src/orchestrations/pipelineRules';
 import { acquire, emptySlots, release, withdraw } from '../../src/orchestrations/slots';
@@ -132,6 +135,31 @@ describe('firstReadAt', () => {
     expect(firstReadAt(MIN, 0, timing, 20 * MIN)).toBe(22 * MIN);
     expect(firstReadAt(MIN, 0, timing, 30_000)).toBe(2 * MIN);
     expect(firstReadAt(40 * MIN, 0, timing, 20 * MIN)).toBe(40 * MIN);
+  });
+});
+
+describe('seeding', () => {
+  const timing = { minMs: 2 * MIN, maxMs: 60 * MIN };
+  const HOUR = 60 * MIN;
+
+  it('is first read a quarter ahead of its typical end, so its progress can place the end', () => {
+    expect(firstReadAt(MIN, 0, timing, 8 * HOUR, SEEDING_MARGIN)).toBe(6 * HOUR);
+  });
+
+  it('projects its end from one reading of half or more since the enable request, between the rounding', () => {
+    // 75% read after 6 h: 75.0 to 75.99 percent, so the end is 7.90 h to 8 h after the request.
+    const end = seedingEndAt(0, { at: 6 * HOUR, percent: 75 })!;
+    expect(end).toBeGreaterThan(7.9 * HOUR);
+    expect(end).toBeLessThan(8 * HOUR);
+    // Below half the rounding leaves the end too uncertain.
+    expect(seedingEndAt(0, { at: HOUR, percent: 49 })).toBeUndefined();
+  });
+
+  it('learns the time per GB from the same projection', () => {
+    const perGB = seedingMsPerGB(0, { at: 6 * HOUR, percent: 75 }, 1000)!;
+    expect(perGB * 1000).toBeCloseTo(seedingEndAt(0, { at: 6 * HOUR, percent: 75 })!, 6);
+    expect(seedingMsPerGB(0, { at: 6 * HOUR, percent: 75 }, 0)).toBeUndefined();
+    expect(seedingMsPerGB(0, { at: HOUR, percent: 10 }, 1000)).toBeUndefined();
   });
 });
 

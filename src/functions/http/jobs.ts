@@ -95,6 +95,7 @@ export function machineJob(waveId: string, machine: ResolvedMachine, inventory: 
     performShutdown: machine.shutdownSource,
     ...(t.osUpgradeVersion === undefined ? {} : { osUpgradeVersion: t.osUpgradeVersion }),
     skipTestMigration: !machine.testMigration,
+    diskGB: machine.disks.reduce((sum, d) => sum + d.sizeGB, 0),
     onboarding: onboardingOf(machine),
   };
 }
