@@ -79,11 +79,11 @@ export class RehearsalInputError extends Error {
 const TARGET_REAL_SECONDS = 45;
 /**
  * Real seconds of host work per machine: on 2 cores the local host runs about 300 function
- * executions a second and a machine takes 45 to 50 (959-machine makespan bench); the rest is
+ * executions a second and a machine takes about 40 (959-machine makespan bench); the rest is
  * headroom, since the work comes in bursts. A clock faster than the host can follow stretches
  * every wait and measures the host, not the factory.
  */
-const REAL_SECONDS_PER_MACHINE = 0.5;
+const REAL_SECONDS_PER_MACHINE = 0.25;
 /** Bounds of the automatic time scale: slow enough for fine-grained timers, fast enough for long waves. */
 const MIN_AUTO_SCALE = 300;
 const MAX_AUTO_SCALE = 20_000;

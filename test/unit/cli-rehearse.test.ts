@@ -58,8 +58,9 @@ describe('automatic time scale', () => {
   });
 
   it('gives a large wave the real time the host needs for its machines', () => {
-    expect(autoTimeScale(30 * 60, 1000)).toBe(300);
-    expect(autoTimeScale(30 * 60, 200)).toBe(1080);
+    expect(autoTimeScale(30 * 60, 1000)).toBe(432);
+    expect(autoTimeScale(10 * 60, 1000)).toBe(300);
+    expect(autoTimeScale(30 * 60, 200)).toBe(2160);
   });
 });
 
