@@ -52,15 +52,15 @@ describe('factory rehearse arguments', () => {
 
 describe('automatic time scale', () => {
   it('aims at about 45 real seconds for a small wave, within its bounds', () => {
-    expect(autoTimeScale(30 * 60, 25)).toBe(2400);
+    expect(autoTimeScale(30 * 60, 25)).toBe(2160);
     expect(autoTimeScale(10, 25)).toBe(300);
     expect(autoTimeScale(1_000_000, 25)).toBe(20_000);
   });
 
   it('gives a large wave the real time the host needs for its machines', () => {
-    expect(autoTimeScale(30 * 60, 1000)).toBe(432);
+    expect(autoTimeScale(30 * 60, 1000)).toBe(441);
     expect(autoTimeScale(10 * 60, 1000)).toBe(300);
-    expect(autoTimeScale(30 * 60, 200)).toBe(2160);
+    expect(autoTimeScale(30 * 60, 200)).toBe(1271);
   });
 });
 
