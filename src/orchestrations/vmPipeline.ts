@@ -197,6 +197,8 @@ class PipelineRun {
   private readonly unsent: NotifyInstancesInput[] = [];
   /** How long the step that just ended took, for the next stage change to carry to the journal. */
   private took: StepDuration | undefined;
+  /** When the last change was stamped (virtual ms): changes of one episode get a ms each, so they list in order. */
+  private lastChangeAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly context: df.OrchestrationContext,
@@ -774,7 +776,7 @@ class PipelineRun {
       waveId: this.input.waveId,
       name: this.input.name,
       stage,
-      at: nowIso(this.context),
+      at: this.changeAt(),
       changeId: this.changeId(),
       error,
     });
@@ -828,7 +830,7 @@ class PipelineRun {
       name: this.input.name,
       to,
       ...(from === to ? {} : { from }),
-      at: nowIso(this.context),
+      at: this.changeAt(),
       changeId: this.changeId(),
       instanceId: this.context.df.instanceId,
       ...extra,
@@ -852,6 +854,12 @@ class PipelineRun {
     } else if (this.unsent.length > 0) {
       yield* this.must(ACTIVITY.notifyInstances, this.unsent.shift()!);
     }
+  }
+
+  /** The orchestration's time, or a ms after the last change when that was stamped at the same time or later. */
+  private changeAt(): string {
+    this.lastChangeAt = larger(nowMs(this.context), this.lastChangeAt + 1);
+    return instant(this.lastChangeAt).toISOString();
   }
 
   /** Unique per change across runs: a retry reuses the instance id, so the run's start time tells runs apart. */
