@@ -381,7 +381,9 @@ export function createActivities(deps: ActivityDeps): Activities {
               };
             }
             await journal.updateMachine(job.waveId, job.name, { migrationItemId }, at);
-            const perGB = (await journal.stepDurations(job.waveId, job.name)).seedingPerGB;
+            // Seeding grows with the disks: the wave keeps its time per GB (jobs stored before diskGB have none).
+            const perGB =
+              job.diskGB === undefined ? undefined : (await typical(job, 'seedingPerGB')).typicalMs;
             return {
               name: job.name,
               status: result.started ? 'started' : 'exists',

@@ -161,6 +161,11 @@ interface Chain {
   stages: { to: Stage; reason?: string }[];
 }
 
+/** An operation started at `at` (epoch ms), with the typical duration its start answered, if any. */
+function startedAt(at: number, outcome: { typicalMs?: number }): Started {
+  return outcome.typicalMs === undefined ? { at } : { at, typicalMs: outcome.typicalMs };
+}
+
 function shutdownReason(job: MachineJob): string {
   return job.performShutdown ? 'the source VM is shut down before the final sync' : 'the source VM stays on';
 }
@@ -337,8 +342,7 @@ class PipelineRun {
         'Replicating',
       );
       if (outcome !== undefined && outcome.status !== 'failed') {
-        const at = nowMs(this.context);
-        return outcome.typicalMs === undefined ? { at } : { at, typicalMs: outcome.typicalMs };
+        return startedAt(nowMs(this.context), outcome);
       }
       const error = outcome?.error ?? { code: 'EnableFailed', message: 'The enable request had no answer.' };
       if (outcome?.retryAfterMs === undefined || attempt >= retry.attempts)
@@ -574,10 +578,7 @@ class PipelineRun {
           return {
             item,
             next: {
-              started:
-                chained.action === 'skipped'
-                  ? undefined
-                  : { at, ...(chained.typicalMs === undefined ? {} : { typicalMs: chained.typicalMs }) },
+              started: chained.action === 'skipped' ? undefined : startedAt(at, chained),
             },
           };
         }
@@ -693,7 +694,7 @@ class PipelineRun {
       });
     }
     if (outcome.action === 'skipped') return undefined;
-    return outcome.typicalMs === undefined ? { at } : { at, typicalMs: outcome.typicalMs };
+    return startedAt(at, outcome);
   }
 
   /** The seeding's time per GB its last reading implies, for the wave to learn when the next read finds it over. */
