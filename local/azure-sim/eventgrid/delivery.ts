@@ -225,9 +225,13 @@ export class EventGridDelivery {
       );
   }
 
-  private schedule(subscriber: Subscriber, delivery: Delivery, at: number): void {
+  /** Deliveries scheduled together fall due together, in the order given. */
+  private schedule(subscriber: Subscriber, deliveries: Delivery | Delivery[], at: number): void {
+    const all = Array.isArray(deliveries) ? deliveries : [deliveries];
     this.track(
-      this.options.clock.sleepUntil(at, this.abort.signal).then(() => this.attempt(subscriber, delivery)),
+      this.options.clock.sleepUntil(at, this.abort.signal).then(() => {
+        for (const delivery of all) this.attempt(subscriber, delivery);
+      }),
     );
   }
 
@@ -236,7 +240,8 @@ export class EventGridDelivery {
     delivery.attempts += 1;
     if (delivery.attempts === 1 && delivery.loseFirstAttempt) {
       delivery.lastOutcome = 'Lost';
-      this.settle(subscriber, delivery, undefined);
+      const retryAt = this.settle(subscriber, delivery, undefined);
+      if (retryAt !== undefined) this.schedule(subscriber, delivery, retryAt);
       return;
     }
     subscriber.due.push(delivery);
@@ -300,21 +305,25 @@ export class EventGridDelivery {
       outcome = err instanceof Error && err.name === 'TimeoutError' ? 'TimedOut' : 'NetworkError';
     }
     // All or none: the webhook's answer is every event's outcome, and a retry takes them together.
+    // A failed batch is retried as it went: the events due again at one time fall due together.
     const answeredAt = this.options.clock.now();
+    const retries = new Map<number, Delivery[]>();
     for (const delivery of batch.deliveries) {
       delivery.lastOutcome = outcome;
       if (status !== undefined) delivery.lastStatus = status;
-      this.settle(subscriber, delivery, status, answeredAt);
+      const retryAt = this.settle(subscriber, delivery, status, answeredAt);
+      if (retryAt !== undefined) retries.set(retryAt, [...(retries.get(retryAt) ?? []), delivery]);
     }
+    for (const [at, deliveries] of retries) this.schedule(subscriber, deliveries, at);
   }
 
-  /** After an attempt: a duplicate to follow, a retry, or a dead letter. */
+  /** After an attempt: a duplicate to follow, a dead letter, or the time of a retry (returned). */
   private settle(
     subscriber: Subscriber,
     delivery: Delivery,
     status: number | undefined,
     now = this.options.clock.now(),
-  ): void {
+  ): number | undefined {
     if (status !== undefined && status >= 200 && status < 300) {
       this.counters.delivered += 1;
       if (delivery.isDuplicate) this.counters.duplicatesSent += 1;
@@ -328,25 +337,25 @@ export class EventGridDelivery {
         };
         this.schedule(subscriber, copy, now + delivery.duplicateAfterMs);
       }
-      return;
+      return undefined;
     }
     this.counters.failedAttempts += 1;
     // A duplicate is Event Grid's own repeat: when it fails, the original has already been delivered.
-    if (delivery.isDuplicate) return;
+    if (delivery.isDuplicate) return undefined;
     if (status !== undefined && NOT_RETRIED.has(status)) {
       this.deadLetter(subscriber, delivery, 'NonRetriableDeliveryFailure');
-      return;
+      return undefined;
     }
     if (delivery.attempts >= MAX_DELIVERY_ATTEMPTS) {
       this.deadLetter(subscriber, delivery, 'MaxDeliveryAttemptsExceeded');
-      return;
+      return undefined;
     }
     const next = now + retryDelayMs(delivery.attempts);
     if (next - delivery.publishedAt > EVENT_TIME_TO_LIVE_MS) {
       this.deadLetter(subscriber, delivery, 'TimeToLiveExceeded');
-      return;
+      return undefined;
     }
-    this.schedule(subscriber, delivery, next);
+    return next;
   }
 
   private deadLetter(subscriber: Subscriber, delivery: Delivery, reason: string): void {
