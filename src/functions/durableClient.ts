@@ -4,8 +4,6 @@
  */
 import type * as df from 'durable-functions';
 
-const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
-
 /** The client's error for an instance id it does not know. */
 export function isNotFound(error: unknown): boolean {
   return error instanceof Error && /HTTP 404|No instance with ID/.test(error.message);
@@ -19,10 +17,9 @@ function isConflict(error: unknown): boolean {
 export async function statusOf(
   client: df.DurableClient,
   instanceId: string,
-  options: { showInput?: boolean } = {},
 ): Promise<df.DurableOrchestrationStatus | undefined> {
   try {
-    return await client.getStatus(instanceId, options);
+    return await client.getStatus(instanceId);
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
@@ -34,20 +31,31 @@ export async function instanceExists(client: df.DurableClient, instanceId: strin
 }
 
 /**
- * Starts the orchestration unless an instance exists (or, when `rerun` says so, a finished one
- * should run again); answers whether it started one. The status read cannot be left to startNew:
- * with either host.json `overridableExistingInstanceStates` (`AnyState`, `NonRunningStates`) a
- * start replaces a finished instance, so a late duplicate of a request would run it again.
+ * Starts the orchestration unless an instance exists; answers whether it started one. The status
+ * read cannot be left to startNew: with either host.json `overridableExistingInstanceStates`
+ * (`AnyState`, `NonRunningStates`) a start replaces a finished instance, so a late duplicate of a
+ * request would run it again.
  */
 export async function startOnce(
   client: df.DurableClient,
   name: string,
   instanceId: string,
   input: unknown,
-  rerun: (status: df.DurableOrchestrationStatus) => boolean = () => false,
 ): Promise<boolean> {
-  const existing = await statusOf(client, instanceId, { showInput: true });
-  if (existing !== undefined && !(TERMINAL.has(existing.runtimeStatus) && rerun(existing))) return false;
+  if ((await statusOf(client, instanceId)) !== undefined) return false;
+  return startUnlessRunning(client, name, instanceId, input);
+}
+
+/**
+ * Starts the orchestration unless an instance with this id is running (or pending); answers
+ * whether it started one. A finished instance is replaced, so the caller decides that it may be.
+ */
+export async function startUnlessRunning(
+  client: df.DurableClient,
+  name: string,
+  instanceId: string,
+  input: unknown,
+): Promise<boolean> {
   try {
     await client.startNew(name, { instanceId, input });
     return true;

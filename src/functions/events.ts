@@ -3,8 +3,9 @@
  * `systemEvents`, subscribed to the Microsoft.Resources and PolicyInsights system topics.
  *
  * - A VM written in a managed scope: a migration's test VM or migrated VM is recorded as skipped;
- *   any other starts its onboarding (`onboardingInstanceId(vmId)`) unless an instance for it
- *   exists; a finished one that skipped or failed is run again for a newer event.
+ *   any other starts its onboarding (`onboardingInstanceId(vmId)`) as the VM's record says
+ *   (`onboardsFor`): a VM never seen, or one skipped or failed for another event. A running
+ *   onboarding refuses the start; one that finished is replaced.
  * - A NonCompliant policy state of a VM: start its drift correction
  *   (`remediationInstanceId(vmId, eventId)`); other states only update the VM's drift entity.
  * - A write or action on the migration item of a wave's machine (found through the management
@@ -25,10 +26,11 @@ import {
   remediationInstanceId,
   vmIdParts,
 } from '../domain/scope';
-import { ONBOARD_VM, type OnboardingInput, type OnboardingResult } from '../orchestrations/onboarding';
+import { ONBOARD_VM, type OnboardingInput } from '../orchestrations/onboarding';
 import { REMEDIATE_DRIFT, type RemediationInput } from '../orchestrations/remediation';
 import { DRIFT_ENTITY } from '../orchestrations/vmDrift';
-import { isNotFound, startOnce } from './durableClient';
+import { onboardsFor } from '../store/management';
+import { isNotFound, startOnce, startUnlessRunning } from './durableClient';
 import { type ManagementServices, managementServices } from './managementServices';
 
 export const SYSTEM_EVENTS_FUNCTION = 'systemEvents';
@@ -45,27 +47,28 @@ async function onVmWritten(
   client: df.DurableClient,
   context: InvocationContext,
 ): Promise<void> {
-  // Whether the VM is out of management is the orchestration's first read: the handler stays cheap.
   if (!inManagedGroup(svc, event.resourceGroup)) return;
-  // A migration's own VMs (two per machine) need no orchestration: one index read decides.
+  // A migration's own VMs (two per machine) need no orchestration: one index read decides. The
+  // VM's record, read beside it, tells whether this event asks for anything new.
   const at = event.eventTime === '' ? new Date().toISOString() : event.eventTime;
-  if (await svc.management.skipMigrationVm({ vmId: event.vmId, eventId: event.eventId, at })) {
+  const [migrationVm, managed] = await Promise.all([
+    svc.management.skipMigrationVm({ vmId: event.vmId, eventId: event.eventId, at }),
+    svc.store.getVm(event.vmId),
+  ]);
+  if (migrationVm) {
     context.info(`event ${event.eventId}: ${event.vmId} is a migration's VM; its pipeline decides`);
     return;
   }
+  if (!onboardsFor(managed, event.eventId)) return;
   const input: OnboardingInput = {
     vmId: event.vmId,
     eventId: event.eventId,
     settings: svc.onboarding,
     ownerChecked: true,
   };
-  const started = await startOnce(client, ONBOARD_VM, onboardingInstanceId(event.vmId), input, (status) => {
-    // A later event may find a skipped or failed VM ready now (tags changed, VM repaired).
-    const output = status.output as OnboardingResult | undefined;
-    const previous = (status.input as OnboardingInput | undefined)?.eventId;
-    return previous !== event.eventId && (output?.outcome === 'Skipped' || output?.outcome === 'Failed');
-  });
-  if (started) context.info(`event ${event.eventId}: onboarding ${event.vmId}`);
+  if (await startUnlessRunning(client, ONBOARD_VM, onboardingInstanceId(event.vmId), input)) {
+    context.info(`event ${event.eventId}: onboarding ${event.vmId}`);
+  }
 }
 
 async function onPolicyState(

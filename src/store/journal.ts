@@ -38,6 +38,7 @@ import {
   chunks,
   MAX_BATCH,
   type Row,
+  RowCache,
   RowExistsError,
   RowMissingError,
   type RowOperation,
@@ -268,8 +269,8 @@ export class TableJournal implements Journal {
   readonly #tables: TableNames;
   /** Shard boundaries by wave id, oldest first. */
   readonly #shardMaps = new Map<string, string[]>();
-  /** Rows of the machines table by `PartitionKey RowKey`, least recently used first (see CACHED_ROWS). */
-  readonly #rows = new Map<string, Row>();
+  /** Rows of the machines table (see CACHED_ROWS). */
+  readonly #rows = new RowCache(CACHED_ROWS);
 
   constructor(store: TableStore, tables: TableNames) {
     this.#store = store;
@@ -705,13 +706,16 @@ export class TableJournal implements Journal {
       }
       try {
         const etags = await this.#store.transact(this.#tables.machines, operations);
-        if (counts !== undefined) this.#remember({ ...counts, etag: etags.get(COUNTS_RK) ?? '' });
-        const written = this.#remember({ ...stripUndefined(updated), etag: etags.get(updated.rowKey) ?? '' });
+        if (counts !== undefined) this.#rows.remember({ ...counts, etag: etags.get(COUNTS_RK) ?? '' });
+        const written = this.#rows.remember({
+          ...stripUndefined(updated),
+          etag: etags.get(updated.rowKey) ?? '',
+        });
         if (isFinalStage(change.to)) await this.#release(change.waveId, key);
         return toMachine(written);
       } catch (error) {
         if (!(error instanceof ConcurrencyError || error instanceof RowExistsError)) throw error;
-        this.#forget(row.partitionKey, row.rowKey, COUNTS_RK);
+        this.#rows.forget(row.partitionKey, row.rowKey, COUNTS_RK);
         await backoff(attempt);
       }
     }
@@ -751,10 +755,10 @@ export class TableJournal implements Journal {
             }),
           },
         ]);
-        return toMachine(this.#remember({ ...updated, etag: etags.get(updated.rowKey) ?? '' }));
+        return toMachine(this.#rows.remember({ ...updated, etag: etags.get(updated.rowKey) ?? '' }));
       } catch (error) {
         if (!(error instanceof ConcurrencyError || error instanceof RowExistsError)) throw error;
-        this.#forget(row.partitionKey, row.rowKey);
+        this.#rows.forget(row.partitionKey, row.rowKey);
         await backoff(attempt);
       }
     }
@@ -843,22 +847,10 @@ export class TableJournal implements Journal {
 
   /** A row of the machines table as last seen here, else read now (and kept). */
   async #rowOf(partitionKey: string, rowKey: string): Promise<Row | undefined> {
-    const cached = this.#rows.get(`${partitionKey} ${rowKey}`);
-    if (cached !== undefined) return cached;
+    const cached = this.#rows.get(partitionKey, rowKey);
+    if (cached) return cached;
     const row = await this.#store.get(this.#tables.machines, partitionKey, rowKey);
-    return row === undefined ? undefined : this.#remember(row);
-  }
-
-  #remember(row: Row): Row {
-    const id = `${row.partitionKey} ${row.rowKey}`;
-    this.#rows.delete(id);
-    this.#rows.set(id, row);
-    if (this.#rows.size > CACHED_ROWS) this.#rows.delete(this.#rows.keys().next().value!);
-    return row;
-  }
-
-  #forget(partitionKey: string, ...rowKeys: string[]): void {
-    for (const rowKey of rowKeys) this.#rows.delete(`${partitionKey} ${rowKey}`);
+    return row === undefined ? undefined : this.#rows.remember(row);
   }
 
   async #modifyMachine(waveId: string, name: string, modify: (row: Row) => Row): Promise<MachineRecord> {
@@ -869,10 +861,10 @@ export class TableJournal implements Journal {
         const etags = await this.#store.transact(this.#tables.machines, [
           { kind: 'replace', row: updated, etag: row.etag },
         ]);
-        return toMachine(this.#remember({ ...updated, etag: etags.get(updated.rowKey) ?? '' }));
+        return toMachine(this.#rows.remember({ ...updated, etag: etags.get(updated.rowKey) ?? '' }));
       } catch (error) {
         if (!(error instanceof ConcurrencyError)) throw error;
-        this.#forget(row.partitionKey, row.rowKey);
+        this.#rows.forget(row.partitionKey, row.rowKey);
         await backoff(attempt);
       }
     }

@@ -21,7 +21,15 @@ import { ConcurrencyError } from '../domain/errors';
 import { machineInstanceId, migrationItemName, testVmName } from '../domain/names';
 import { tableStoreFor } from './azureTables';
 import { MemoryTableStore } from './memoryTables';
-import { chunks, MAX_BATCH, type Row, RowExistsError, type RowOperation, type TableStore } from './tables';
+import {
+  chunks,
+  MAX_BATCH,
+  type Row,
+  RowCache,
+  RowExistsError,
+  type RowOperation,
+  type TableStore,
+} from './tables';
 import type { Journal } from './types';
 
 export type ManagedVmState = 'Onboarding' | 'Onboarded' | 'Pending' | 'Skipped' | 'Failed' | 'Unmanaged';
@@ -41,6 +49,8 @@ export interface ManagedVm {
   remediations: number;
   lastRemediationAt?: string;
   escalated: boolean;
+  /** The event (or API request) behind the record's last change. */
+  eventId?: string;
 }
 
 export type HistoryKind =
@@ -64,6 +74,17 @@ export interface HistoryEntry {
   eventId?: string;
 }
 
+/**
+ * Whether a VM-written event should start the VM's onboarding, judged from the VM's record: yes
+ * for a VM without one (an onboarding that is running refuses the start), and for one skipped or
+ * failed for another event (its tags or its state may have changed since); no while it onboards,
+ * once it is onboarded or Pending, and while it is out of management.
+ */
+export function onboardsFor(vm: ManagedVm | undefined, eventId: string): boolean {
+  if (vm === undefined) return true;
+  return (vm.state === 'Skipped' || vm.state === 'Failed') && vm.eventId !== eventId;
+}
+
 /** The wave machine that migrates to a VM. */
 export interface Owner {
   waveId: string;
@@ -84,6 +105,11 @@ const WAVES_PAGE = 20;
 /** A lookup that found nothing re-reads the waves at most this often, in ms (real time). */
 const INDEX_REFRESH_MS = 1_000;
 const MAX_ATTEMPTS = 10;
+/**
+ * VM records kept as last read or written here: an onboarding reads the record to decide and then
+ * writes it from that read. Every write checks the record's ETag (see `RowCache`).
+ */
+const CACHED_RECORDS = 16_384;
 
 const key = (value: string) => encodeURIComponent(value.trim().toLowerCase());
 const historyKey = (at: string, id: string) => `h|${at}|${key(id)}`;
@@ -107,6 +133,7 @@ function toManagedVm(row: Row): ManagedVm {
     'unmanagedReason',
     'unmanagedAt',
     'lastRemediationAt',
+    'eventId',
   ] as const) {
     const value = str(row[field]);
     if (value !== undefined) vm[field] = value;
@@ -121,6 +148,8 @@ export class ManagementStore {
   readonly #store: TableStore;
   readonly #table: string;
   readonly #indexed = new Set<string>();
+  /** VM records (see CACHED_RECORDS). */
+  readonly #records = new RowCache(CACHED_RECORDS);
   #lastRefresh = Number.NEGATIVE_INFINITY;
 
   constructor(store: TableStore, tablePrefix: string) {
@@ -133,8 +162,13 @@ export class ManagementStore {
   }
 
   async getVm(vmId: string): Promise<ManagedVm | undefined> {
-    const row = await this.#store.get(this.#table, key(vmId), RECORD_RK);
-    return row === undefined ? undefined : toManagedVm(row);
+    const partitionKey = key(vmId);
+    const row = await this.#store.get(this.#table, partitionKey, RECORD_RK);
+    if (row === undefined) {
+      this.#records.rememberMissing(partitionKey, RECORD_RK);
+      return undefined;
+    }
+    return toManagedVm(this.#records.remember(row));
   }
 
   /**
@@ -154,13 +188,17 @@ export class ManagementStore {
       row: { partitionKey, rowKey: historyKey(entry.at, entry.id), ...entry },
     };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const row =
-        change === undefined ? undefined : await this.#store.get(this.#table, partitionKey, RECORD_RK);
+      const row = change === undefined ? undefined : await this.#recordRow(partitionKey, attempt > 0);
       const current = row === undefined ? undefined : toManagedVm(row);
-      const next = change?.(current);
+      const changed = change?.(current);
+      const next =
+        changed === undefined || entry.eventId === undefined
+          ? changed
+          : { ...changed, eventId: entry.eventId };
       const operations: RowOperation[] = [history];
+      let written: Row | undefined;
       if (next !== undefined) {
-        const written: Row = { partitionKey, rowKey: RECORD_RK, ...next };
+        written = { partitionKey, rowKey: RECORD_RK, ...next };
         for (const k of Object.keys(written)) if (written[k] === undefined) delete written[k];
         operations.unshift(
           row === undefined
@@ -169,11 +207,13 @@ export class ManagementStore {
         );
       }
       try {
-        await this.#store.transact(this.#table, operations);
+        const etags = await this.#store.transact(this.#table, operations);
+        if (written !== undefined) this.#records.remember({ ...written, etag: etags.get(RECORD_RK) ?? '' });
         return next ?? current;
       } catch (error) {
+        this.#records.forget(partitionKey, RECORD_RK);
         if (error instanceof RowExistsError && (await this.hasHistory(vmId, entry.at, entry.id)))
-          return current;
+          return change === undefined ? undefined : this.getVm(vmId);
         if (!(error instanceof ConcurrencyError || error instanceof RowExistsError)) throw error;
       }
     }
@@ -181,6 +221,16 @@ export class ManagementStore {
   }
 
   /** Whether the VM's history holds the entry with this id and instant. */
+  /**
+   * The record a write starts from: as last seen here (its ETag, or for a record seen missing the
+   * create, guards the write), else, or when `fresh`, read now.
+   */
+  async #recordRow(partitionKey: string, fresh: boolean): Promise<Row | undefined> {
+    const seen = fresh ? undefined : this.#records.get(partitionKey, RECORD_RK);
+    if (seen !== undefined) return seen ?? undefined;
+    return this.#store.get(this.#table, partitionKey, RECORD_RK);
+  }
+
   async hasHistory(vmId: string, at: string, id: string): Promise<boolean> {
     return (await this.#store.get(this.#table, key(vmId), historyKey(at, id))) !== undefined;
   }

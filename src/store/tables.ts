@@ -74,3 +74,43 @@ export function chunks<T>(items: T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
   return result;
 }
+
+/**
+ * Rows as last read or written here, with their ETags, least recently used first: a
+ * read-modify-write may start from one. Every such write checks the ETag, so a row another writer
+ * changed meanwhile costs one retry with a fresh read (the caller forgets the row), never a lost
+ * update.
+ */
+export class RowCache {
+  /** null: the row was last seen missing. */
+  readonly #rows = new Map<string, Row | null>();
+  readonly #capacity: number;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  /** The row as last seen, null when it was last seen missing, undefined when not known here. */
+  get(partitionKey: string, rowKey: string): Row | null | undefined {
+    return this.#rows.get(`${partitionKey} ${rowKey}`);
+  }
+
+  remember(row: Row): Row {
+    this.#keep(`${row.partitionKey} ${row.rowKey}`, row);
+    return row;
+  }
+
+  rememberMissing(partitionKey: string, rowKey: string): void {
+    this.#keep(`${partitionKey} ${rowKey}`, null);
+  }
+
+  forget(partitionKey: string, ...rowKeys: string[]): void {
+    for (const rowKey of rowKeys) this.#rows.delete(`${partitionKey} ${rowKey}`);
+  }
+
+  #keep(id: string, row: Row | null): void {
+    this.#rows.delete(id);
+    this.#rows.set(id, row);
+    if (this.#rows.size > this.#capacity) this.#rows.delete(this.#rows.keys().next().value!);
+  }
+}

@@ -5,7 +5,12 @@ import type { FactoryEventInput } from '../../src/activities/managementEvents';
 import type { AzureGateways, OnboardingProfile, OnboardingStatus, VmRecord } from '../../src/azure/types';
 import { machineInstanceId } from '../../src/domain/names';
 import { createMemoryJournal, type Journal } from '../../src/store';
-import { createMemoryManagementStore, type ManagedVm, ManagementStore } from '../../src/store/management';
+import {
+  createMemoryManagementStore,
+  type ManagedVm,
+  ManagementStore,
+  onboardsFor,
+} from '../../src/store/management';
 import { MemoryTableStore } from '../../src/store/memoryTables';
 
 const SUB = '/subscriptions/6f1c2a9e-0000-4000-8000-000000000001';
@@ -265,6 +270,56 @@ describe('read and record', () => {
     expect((await racing.listHistory(id)).map((h) => h.id).sort()).toEqual(['esc:1', 'fix:1', 'start:1']);
   });
 
+  it('writes from the record it last read or wrote, and reads again when another store changed it', async () => {
+    const tables = new MemoryTableStore();
+    const [here, there] = [new ManagementStore(tables, 'factory'), new ManagementStore(tables, 'factory')];
+    await here.initialise();
+    const id = vmId('rg-prod', 'web-14');
+    let reads = 0;
+    const get = tables.get.bind(tables);
+    tables.get = async (table, partitionKey, rowKey) => {
+      reads++;
+      return get(table, partitionKey, rowKey);
+    };
+    const onboarding = (current: ManagedVm | undefined): ManagedVm => ({
+      ...(current ?? { vmId: id, remediations: 0, escalated: false }),
+      state: 'Onboarding',
+      updatedAt: AT,
+    });
+    const remediated = (current: ManagedVm | undefined): ManagedVm => {
+      const base = current ?? onboarding(undefined);
+      return { ...base, remediations: base.remediations + 1 };
+    };
+    // Seen missing, then created by another store: the create is refused and a read follows.
+    expect(await here.getVm(id)).toBeUndefined();
+    await there.recordFact(
+      id,
+      { id: 'start:1', kind: 'OnboardingStarted', at: AT, eventId: 'e1' },
+      onboarding,
+    );
+    await here.recordFact(id, { id: 'fix:1', kind: 'Remediated', at: AT }, remediated);
+    expect(await there.getVm(id)).toMatchObject({ state: 'Onboarding', remediations: 1, eventId: 'e1' });
+    // The record this store wrote is where its next write starts: no read.
+    const before = reads;
+    await here.recordFact(id, { id: 'fix:2', kind: 'Remediated', at: AT }, remediated);
+    expect(reads).toBe(before);
+    // Another store's change makes the kept record stale: the ETag check refuses it, a read follows.
+    await there.recordFact(id, { id: 'esc:1', kind: 'RemediationEscalated', at: AT }, (current) => ({
+      ...current!,
+      escalated: true,
+    }));
+    await here.recordFact(id, { id: 'done:1', kind: 'Onboarded', at: AT, eventId: 'e2' }, (current) => ({
+      ...current!,
+      state: 'Onboarded',
+    }));
+    expect(await there.getVm(id)).toMatchObject({
+      state: 'Onboarded',
+      remediations: 2,
+      escalated: true,
+      eventId: 'e2',
+    });
+  });
+
   it('keeps the record when the lifecycle topic cannot be reached', async () => {
     const id = addVm('rg-prod', 'web-07');
     publishFails = true;
@@ -318,5 +373,31 @@ describe('out of management', () => {
       action: 'skipped',
       reason: 'the VM has no assignment',
     });
+  });
+});
+
+describe('onboardsFor', () => {
+  const record = (state: ManagedVm['state'], eventId?: string): ManagedVm => ({
+    vmId: vmId('rg-prod', 'web-20'),
+    state,
+    updatedAt: AT,
+    remediations: 0,
+    escalated: false,
+    ...(eventId === undefined ? {} : { eventId }),
+  });
+
+  it('onboards a VM never seen, and one skipped or failed for another event', () => {
+    expect(onboardsFor(undefined, 'e1')).toBe(true);
+    expect(onboardsFor(record('Skipped', 'e1'), 'e2')).toBe(true);
+    expect(onboardsFor(record('Failed', 'e1'), 'e2')).toBe(true);
+    expect(onboardsFor(record('Skipped'), 'e2')).toBe(true);
+  });
+
+  it('leaves alone a VM onboarding, onboarded, Pending or out of management, and an event judged before', () => {
+    for (const state of ['Onboarding', 'Onboarded', 'Pending', 'Unmanaged'] as const) {
+      expect(onboardsFor(record(state, 'e1'), 'e2')).toBe(false);
+    }
+    expect(onboardsFor(record('Skipped', 'e1'), 'e1')).toBe(false);
+    expect(onboardsFor(record('Failed', 'e1'), 'e1')).toBe(false);
   });
 });
