@@ -448,7 +448,7 @@ export function createActivities(deps: ActivityDeps): Activities {
       if (!azure.onboarding.supportsRegion(vm.location) || job.onboarding === undefined) {
         return { vmId, supported: false };
       }
-      const current = await azure.onboarding.getStatus(vm.id);
+      const current = await azure.onboarding.getAssignment(vm.id);
       const status =
         current !== undefined && profileMatches(current.profileId, job)
           ? current
@@ -463,7 +463,7 @@ export function createActivities(deps: ActivityDeps): Activities {
 
     async readOnboardingStatus({ job }) {
       const vmId = targetVmId(job);
-      const status = await azure.onboarding.getStatus(vmId);
+      const status = await azure.onboarding.getProgress(vmId);
       if (status === undefined) return null;
       const report = status.latestReport;
       return {

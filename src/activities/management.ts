@@ -150,7 +150,7 @@ export class VmManagement {
     }
     const power = vm.powerState === undefined ? {} : { powerState: vm.powerState };
     const started = `assign:${eventId}`;
-    const current = await azure.onboarding.getStatus(vm.id);
+    const current = await azure.onboarding.getAssignment(vm.id);
     if (current !== undefined) {
       if (await store.hasHistory(vmId, at, started)) {
         return { action: 'onboard', assigned: false, ...statusOf(current), ...power };
@@ -216,7 +216,7 @@ export class VmManagement {
   }
 
   async read({ vmId, eventId, at, onboardedId }: ManagementInput<'readVmOnboarding'>) {
-    const status = await this.deps.azure.onboarding.getStatus(vmId);
+    const status = await this.deps.azure.onboarding.getProgress(vmId);
     if (status === undefined) return { missing: true };
     const report = status.latestReport;
     if (report?.status === 'Conformant' && onboardedId !== undefined) {
@@ -235,7 +235,7 @@ export class VmManagement {
     const managed = await this.deps.store.getVm(vmId);
     if (managed?.state === 'Unmanaged')
       return { action: 'skipped' as const, reason: 'taken out of management' };
-    const status = await this.deps.azure.onboarding.getStatus(vmId);
+    const status = await this.deps.azure.onboarding.getAssignment(vmId);
     if (status === undefined) return { action: 'skipped' as const, reason: 'the VM has no assignment' };
     await this.deps.azure.onboarding.assign(vmId, profileOf(status.profileId));
     return { action: 'reasserted' as const, profileId: status.profileId };

@@ -10,7 +10,13 @@ import type { FactoryConfig } from '../config';
 import { automanageSupportsRegion } from '../domain/environment';
 import { NonRetriableError } from '../domain/errors';
 import { type ArmClientOptions, armIdValue, callArm, collect, readArm } from './arm';
-import type { OnboardingGateway, OnboardingProfile, OnboardingReport, OnboardingStatus } from './types';
+import type {
+  OnboardingGateway,
+  OnboardingProfile,
+  OnboardingProgress,
+  OnboardingReport,
+  OnboardingStatus,
+} from './types';
 
 /** The assignment's name is fixed by Automanage. */
 const ASSIGNMENT = 'default';
@@ -48,13 +54,12 @@ export function toOnboardingReport(report: Report): OnboardingReport {
   return result;
 }
 
-function toStatus(assignment: ConfigurationProfileAssignment, latest: Report | undefined): OnboardingStatus {
+function toStatus(assignment: ConfigurationProfileAssignment): OnboardingStatus {
   const status: OnboardingStatus = {
     id: assignment.id ?? '',
     profileId: assignment.properties?.configurationProfile ?? '',
   };
   if (assignment.properties?.status !== undefined) status.status = assignment.properties.status;
-  if (latest !== undefined) status.latestReport = toOnboardingReport(latest);
   return status;
 }
 
@@ -76,20 +81,32 @@ export class AutomanageOnboardingGateway implements OnboardingGateway {
         properties: { configurationProfile: profileId(profile) },
       }),
     );
-    return toStatus(assignment, undefined);
+    return toStatus(assignment);
   }
 
-  async getStatus(vmId: string): Promise<OnboardingStatus | undefined> {
+  async getAssignment(vmId: string): Promise<OnboardingStatus | undefined> {
     const { group, vm } = vmAddress(vmId);
     const assignment = await readArm('Read Automanage assignment', () =>
       this.#client.configurationProfileAssignments.get(group, ASSIGNMENT, vm),
     );
-    if (assignment === undefined) return undefined;
-    const reports = await callArm('List Automanage reports', () =>
+    return assignment === undefined ? undefined : toStatus(assignment);
+  }
+
+  async getProgress(vmId: string): Promise<OnboardingProgress | undefined> {
+    const { group, vm } = vmAddress(vmId);
+    // The reports are the assignment's children: a VM without an assignment has none to list.
+    const reports = await readArm('List Automanage reports', () =>
       collect(this.#client.reports.listByConfigurationProfileAssignments(group, ASSIGNMENT, vm)),
     );
+    if (reports === undefined) return undefined;
     const latest = reports.sort((a, b) => (b.startTime ?? '').localeCompare(a.startTime ?? ''))[0];
-    return toStatus(assignment, latest);
+    const progress: OnboardingProgress =
+      latest === undefined ? {} : { latestReport: toOnboardingReport(latest) };
+    if (latest?.status === 'Conformant') return progress;
+    const assignment = await this.getAssignment(vmId);
+    if (assignment === undefined) return undefined;
+    if (assignment.status !== undefined) progress.status = assignment.status;
+    return progress;
   }
 
   async remove(vmId: string): Promise<void> {

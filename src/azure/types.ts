@@ -382,15 +382,26 @@ export interface OnboardingStatus {
   profileId: string;
   /** Assignment status: `In-progress`, `Configured`, `Failed`, `Pending` (VM not running), ... */
   status?: string;
-  /** Most recent report first, when any. */
+}
+
+/** How far the configuration of an assigned VM is. */
+export interface OnboardingProgress {
+  /** The most recent report, when any. */
   latestReport?: OnboardingReport;
+  /** The assignment's status, read only when the latest report does not say Conformant. */
+  status?: string;
 }
 
 export interface OnboardingGateway {
   /** Assigns the VM (ARM id) to the profile as the `default` assignment; a replay is a no-op PUT. */
   assign(vmId: string, profile: OnboardingProfile): Promise<OnboardingStatus>;
-  /** The assignment with its latest report, or undefined when the VM is not onboarded. */
-  getStatus(vmId: string): Promise<OnboardingStatus | undefined>;
+  /** The assignment, or undefined when the VM has none. */
+  getAssignment(vmId: string): Promise<OnboardingStatus | undefined>;
+  /**
+   * The assignment's latest report and, unless it says Conformant, the assignment's status: one
+   * read once the VM is configured. Undefined when the VM has no assignment.
+   */
+  getProgress(vmId: string): Promise<OnboardingProgress | undefined>;
   /** Removes the assignment (stops drift monitoring; off-boards nothing). Absent is fine. */
   remove(vmId: string): Promise<void>;
   /** Regions where this onboarding method is available (lower-case, no spaces: `westeurope`). */

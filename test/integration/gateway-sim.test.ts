@@ -176,10 +176,22 @@ describe('one machine through the migration gateway', () => {
     expect(listed.map((v) => v.name)).toContain(name);
 
     expect(gateways.onboarding.supportsRegion(vm!.location)).toBe(true);
+    // No assignment: no reports to list either.
+    expect(await gateways.onboarding.getProgress(vm!.id)).toBeUndefined();
     const assigned = await gateways.onboarding.assign(vm!.id, { kind: 'Production' });
     expect(assigned.profileId).toMatch(/AzureBestPracticesProduction$/);
-    const status = await gateways.onboarding.getStatus(vm!.id);
+    const status = await gateways.onboarding.getAssignment(vm!.id);
     expect(status?.id.toLowerCase()).toContain('/configurationprofileassignments/default');
+    const configuring = await gateways.onboarding.getProgress(vm!.id);
+    expect(configuring?.status).toBeDefined();
+    expect(configuring?.latestReport?.status).not.toBe('Conformant');
+    const conformant = await until(
+      () => gateways.onboarding.getProgress(vm!.id),
+      (p) => p?.latestReport?.status === 'Conformant',
+      'the first Conformant report',
+    );
+    // Once the report says Conformant the assignment is not read: its status is not there.
+    expect(conformant).toEqual({ latestReport: expect.objectContaining({ status: 'Conformant' }) });
 
     await gateways.migration.complete(id);
     await itemUntil(name, (i) => i === undefined, 'completion');

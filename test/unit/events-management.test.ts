@@ -2,7 +2,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { VmManagement } from '../../src/activities/management';
 import type { FactoryEventInput } from '../../src/activities/managementEvents';
-import type { AzureGateways, OnboardingProfile, OnboardingStatus, VmRecord } from '../../src/azure/types';
+import type {
+  AzureGateways,
+  OnboardingProfile,
+  OnboardingReport,
+  OnboardingStatus,
+  VmRecord,
+} from '../../src/azure/types';
 import { machineInstanceId } from '../../src/domain/names';
 import { createMemoryJournal, type Journal } from '../../src/store';
 import {
@@ -22,7 +28,8 @@ const DISCOVERED_APP_01 = `${SUB}/resourceGroups/rg-migrate/providers/Microsoft.
 const SUPPORTED = new Set(['westeurope']);
 
 let vms: Map<string, VmRecord>;
-let assignments: Map<string, OnboardingStatus>;
+/** Assignments by lower-case VM id, with the latest report Automanage wrote on each. */
+let assignments: Map<string, OnboardingStatus & { latestReport?: OnboardingReport }>;
 let puts: string[];
 let published: FactoryEventInput[];
 let warnings: string[];
@@ -63,7 +70,16 @@ beforeEach(async () => {
     compute: { getVm: async (group: string, name: string) => vms.get(vmId(group, name).toLowerCase()) },
     onboarding: {
       supportsRegion: (location: string) => SUPPORTED.has(location),
-      getStatus: async (id: string) => assignments.get(id.toLowerCase()),
+      getAssignment: async (id: string) => assignments.get(id.toLowerCase()),
+      getProgress: async (id: string) => {
+        const assignment = assignments.get(id.toLowerCase());
+        if (assignment === undefined) return undefined;
+        const { latestReport, status } = assignment;
+        return {
+          ...(latestReport === undefined ? {} : { latestReport }),
+          ...(status === undefined ? {} : { status }),
+        };
+      },
       assign: async (id: string, profile: OnboardingProfile) => {
         puts.push(id);
         const status: OnboardingStatus = {
