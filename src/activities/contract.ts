@@ -258,7 +258,12 @@ export interface NotifyInstancesInput {
 export interface StartInstancesInput {
   /** The orchestration function to start. */
   orchestration: string;
-  instances: { instanceId: string; input: unknown }[];
+  /**
+   * Input fields every instance shares, given once (this input stays in the caller's history);
+   * each instance's input is these with its own fields over them.
+   */
+  shared?: Record<string, unknown>;
+  instances: { instanceId: string; input: Record<string, unknown> }[];
 }
 
 export interface StartInstancesOutput {

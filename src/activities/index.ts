@@ -582,10 +582,11 @@ export function createActivities(deps: ActivityDeps): Activities {
       return null;
     },
 
-    async startInstances({ orchestration, instances }, env) {
+    async startInstances({ orchestration, shared, instances }, env) {
       const started: string[] = [];
       await inChunks(instances, async ({ instanceId, input }) => {
-        if (await env.startInstance(orchestration, instanceId, input)) started.push(instanceId);
+        if (await env.startInstance(orchestration, instanceId, { ...shared, ...input }))
+          started.push(instanceId);
       });
       return { started };
     },

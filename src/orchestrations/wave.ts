@@ -267,17 +267,19 @@ export function* wave(context: df.OrchestrationContext): Orchestration<WaveResul
           ACTIVITY.startInstances,
           {
             orchestration: VM_PIPELINE,
+            shared: {
+              waveId,
+              settings: settings.pipeline,
+              slotHeld: true,
+              retry: false,
+              waveInstanceId: context.df.instanceId,
+            } satisfies Omit<PipelineInput, 'name' | 'appliance'>,
             instances: starting.map((machine) => ({
               instanceId: instanceOf(machine.name),
-              input: {
-                waveId,
-                name: machine.name,
-                appliance: machine.appliance,
-                settings: settings.pipeline,
-                slotHeld: true,
-                retry: false,
-                waveInstanceId: context.df.instanceId,
-              } satisfies PipelineInput,
+              input: { name: machine.name, appliance: machine.appliance } satisfies Pick<
+                PipelineInput,
+                'name' | 'appliance'
+              >,
             })),
           },
           retry,

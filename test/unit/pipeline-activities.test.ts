@@ -123,16 +123,16 @@ let journal: Journal;
 let activities: Activities;
 let warnings: string[];
 /** Orchestration instances as the durable client of an activity sees them. */
-let instances: Map<string, { runtimeStatus: string; output?: unknown }>;
+let instances: Map<string, { runtimeStatus: string; input?: unknown; output?: unknown }>;
 /** Events raised through the activity's durable client. */
 let raised: { instanceId: string; event: string; data: unknown }[];
 const env = (): ActivityEnv => ({
   raiseEvent: async (instanceId, event, data) => {
     raised.push({ instanceId, event, data });
   },
-  startInstance: async (_orchestration, instanceId) => {
+  startInstance: async (_orchestration, instanceId, input) => {
     if (instances.has(instanceId)) return false;
-    instances.set(instanceId, { runtimeStatus: 'Pending' });
+    instances.set(instanceId, { runtimeStatus: 'Pending', input });
     return true;
   },
   instanceStatus: async (instanceId) => instances.get(instanceId),
@@ -387,6 +387,22 @@ describe('durable instances', () => {
     instances.set('vm:a', { runtimeStatus: 'Running' });
     expect(await activities.startInstances(input, env())).toEqual({ ok: true, value: { started: [] } });
     expect(instances.get('vm:a')).toEqual({ runtimeStatus: 'Running' });
+  });
+
+  it("gives each instance the shared input fields under its own, so the caller's history holds them once", async () => {
+    await activities.startInstances(
+      {
+        orchestration: 'vmPipeline',
+        shared: { waveId: 'w1', retry: false },
+        instances: [
+          { instanceId: 'vm:a', input: { name: 'a' } },
+          { instanceId: 'vm:b', input: { name: 'b', retry: true } },
+        ],
+      },
+      env(),
+    );
+    expect(instances.get('vm:a')?.input).toEqual({ waveId: 'w1', retry: false, name: 'a' });
+    expect(instances.get('vm:b')?.input).toEqual({ waveId: 'w1', retry: true, name: 'b' });
   });
 
   it('answers only the instances that ended, with their output', async () => {
