@@ -220,7 +220,6 @@ export class ManagementStore {
     throw new ConcurrencyError(`VM ${vmId}: too many concurrent updates`);
   }
 
-  /** Whether the VM's history holds the entry with this id and instant. */
   /**
    * The record a write starts from: as last seen here (its ETag, or for a record seen missing the
    * create, guards the write), else, or when `fresh`, read now.
@@ -231,6 +230,7 @@ export class ManagementStore {
     return this.#store.get(this.#table, partitionKey, RECORD_RK);
   }
 
+  /** Whether the VM's history holds the entry with this id and instant. */
   async hasHistory(vmId: string, at: string, id: string): Promise<boolean> {
     return (await this.#store.get(this.#table, key(vmId), historyKey(at, id))) !== undefined;
   }
