@@ -40,19 +40,14 @@ export type ActivityResult<T> =
   /** `retryAfterMs` is set when trying again later can help (throttling, transient faults). */
   | { ok: false; error: AzureErrorInfo; retryAfterMs?: number };
 
-/**
- * Everything the pipeline needs to move one machine, resolved from the plan and the inventory when
- * the wave is submitted and stored as the machine's `plan` in the journal.
- */
-export interface MachineJob {
+/** What every step of a machine's pipeline reads of its job. */
+interface MachineBasics {
   waveId: string;
   /** Source machine name (vCenter display name). */
   name: string;
   /** ARM id of the discovered VMware machine. */
   machineId: string;
   appliance: string;
-  /** What `enable` sends (target group, network, size, disks, tags). */
-  enable: EnableReplicationRequest;
   /** Target resource group name and VM name: where the migrated and the test VM appear. */
   targetResourceGroup: string;
   targetVmName: string;
@@ -65,6 +60,40 @@ export interface MachineJob {
   diskGB?: number;
   /** Onboarding profile; undefined when the plan says not to onboard. */
   onboarding?: OnboardingProfile;
+}
+
+/**
+ * Everything the pipeline needs to move one machine, resolved from the plan and the inventory when
+ * the wave is submitted and stored as the machine's `plan` in the journal.
+ */
+export interface MachineJob extends MachineBasics {
+  /** What `enable` sends (target group, network, size, disks, tags). */
+  enable: EnableReplicationRequest;
+}
+
+/**
+ * What the steps after the enable need of a job: the job without its enable request, which is most
+ * of its size and would otherwise be repeated in the pipeline's history by every activity it calls.
+ */
+export interface MachineSteps extends MachineBasics {
+  /** ARM id of the target resource group. */
+  targetResourceGroupId: string;
+  /** The network test VMs are created in. */
+  testNetworkId?: string;
+}
+
+/**
+ * The steps' part of a job. Also takes a whole job, as activities scheduled before the steps were
+ * split from the job still carry one.
+ */
+export function stepsOf(job: MachineJob | MachineSteps): MachineSteps {
+  if (!('enable' in job)) return job;
+  const { enable, ...basics } = job;
+  return {
+    ...basics,
+    targetResourceGroupId: enable.targetResourceGroupId,
+    ...(enable.testNetworkId === undefined ? {} : { testNetworkId: enable.testNetworkId }),
+  };
 }
 
 /** The migration item as the orchestration decides on it (a small, serialisable snapshot). */
@@ -127,7 +156,7 @@ export interface EnableOutcome {
 }
 
 export interface ItemInput {
-  job: MachineJob;
+  job: MachineSteps;
   /** ISO instant of the orchestration's clock, recorded with what the activity does. */
   at: string;
 }

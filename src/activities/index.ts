@@ -13,29 +13,32 @@ import { AzureOperationError, describeError, normaliseError, retryDelayOf } from
 import { itemStepEnd, type TimedStep, tookMs } from '../domain/lifecycle';
 import { testVmName } from '../domain/names';
 import type { Journal } from '../store/types';
-import type {
-  ActivityInput,
-  ActivityName,
-  ActivityOutput,
-  ActivityResult,
-  ChainedStart,
-  ChainedStep,
-  CheckTestVmOutput,
-  CleanupOutput,
-  EnableOutcome,
-  InstanceOutcome,
-  ItemInput,
-  ItemSnapshot,
-  MachineJob,
-  RecordStageInput,
-  StartOutcome,
+import {
+  type ActivityInput,
+  type ActivityName,
+  type ActivityOutput,
+  type ActivityResult,
+  type ChainedStart,
+  type ChainedStep,
+  type CheckTestVmOutput,
+  type CleanupOutput,
+  type EnableOutcome,
+  type InstanceOutcome,
+  type ItemInput,
+  type ItemSnapshot,
+  type MachineJob,
+  type MachineRef,
+  type MachineSteps,
+  type RecordStageInput,
+  type StartOutcome,
+  stepsOf,
 } from './contract';
 import { FACTORY_EVENT } from './managementEvents';
 
 /** How a start step decides on the item it read, what it sends, and what it answers without an item. */
 interface Starter {
-  decide: (item: MigrationItemRecord, job: MachineJob) => StartOutcome | 'go';
-  act: (job: MachineJob) => Promise<unknown>;
+  decide: (item: MigrationItemRecord, job: MachineSteps) => StartOutcome | 'go';
+  act: (job: MachineSteps) => Promise<unknown>;
   whenMissing: StartOutcome;
   /** The step whose typical duration the answer carries. */
   timed?: TimedStep;
@@ -122,8 +125,8 @@ export function snapshotOf(item: MigrationItemRecord, at: string): ItemSnapshot 
 }
 
 /** ARM id of the VM the migration creates: the target resource group's id plus the VM name. */
-export function targetVmId(job: MachineJob): string {
-  return `${job.enable.targetResourceGroupId}/providers/Microsoft.Compute/virtualMachines/${job.targetVmName}`;
+export function targetVmId(job: MachineSteps): string {
+  return `${stepsOf(job).targetResourceGroupId}/providers/Microsoft.Compute/virtualMachines/${job.targetVmName}`;
 }
 
 /** Resource group and name of a virtual network id, or undefined when it is not one. */
@@ -177,7 +180,7 @@ export function createActivities(deps: ActivityDeps): Activities {
   async function startFrom(
     starter: Starter,
     item: MigrationItemRecord | undefined,
-    job: MachineJob,
+    job: MachineSteps,
     at: string,
   ): Promise<StartOutcome> {
     if (item === undefined) return starter.whenMissing;
@@ -204,7 +207,7 @@ export function createActivities(deps: ActivityDeps): Activities {
   }
 
   /** The step's typical duration in the machine's part of the wave, when one was learned. */
-  async function typical(job: MachineJob, step: TimedStep | undefined): Promise<{ typicalMs?: number }> {
+  async function typical(job: MachineRef, step: TimedStep | undefined): Promise<{ typicalMs?: number }> {
     if (step === undefined) return {};
     const typicalMs = (await journal.stepDurations(job.waveId, job.name))[step];
     return typicalMs === undefined ? {} : { typicalMs };
@@ -217,7 +220,7 @@ export function createActivities(deps: ActivityDeps): Activities {
   const itemMissing: StartOutcome = { action: 'notAllowed', reason: 'the migration item does not exist' };
 
   /** The test VM is healthy when it runs, is provisioned and its VM agent is Ready. */
-  async function checkTestVm(job: MachineJob): Promise<CheckTestVmOutput> {
+  async function checkTestVm(job: MachineSteps): Promise<CheckTestVmOutput> {
     const vm = await azure.compute.getVm(job.targetResourceGroup, testVmName(job.targetVmName));
     if (vm === undefined) return { healthy: false, detail: 'the test VM does not exist' };
     const missing: string[] = [];
@@ -282,11 +285,13 @@ export function createActivities(deps: ActivityDeps): Activities {
         }
         return item.allowedOperations.includes('TestMigrate') ? 'go' : notAllowed(item, 'Test migration');
       },
-      act: (job) =>
-        migration.testMigrate(job.machineId, {
-          ...(job.enable.testNetworkId === undefined ? {} : { networkId: job.enable.testNetworkId }),
+      act: (job) => {
+        const { testNetworkId } = stepsOf(job);
+        return migration.testMigrate(job.machineId, {
+          ...(testNetworkId === undefined ? {} : { networkId: testNetworkId }),
           ...(job.osUpgradeVersion === undefined ? {} : { osUpgradeVersion: job.osUpgradeVersion }),
-        }),
+        });
+      },
       whenMissing: itemMissing,
       timed: 'testMigrate',
     },
@@ -630,7 +635,7 @@ function mayStart(step: ChainedStep, item: ItemSnapshot | null): boolean {
   return item.testMigrateState !== 'TestMigrationFailed';
 }
 
-function profileMatches(profileId: string, job: MachineJob): boolean {
+function profileMatches(profileId: string, job: MachineSteps): boolean {
   const wanted = job.onboarding;
   if (wanted === undefined) return false;
   if (wanted.kind === 'Custom') return profileId.toLowerCase() === wanted.profileId.toLowerCase();

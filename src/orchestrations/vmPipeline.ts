@@ -22,9 +22,11 @@ import {
   type CheckTestVmOutput,
   type ItemSnapshot,
   type MachineJob,
+  type MachineSteps,
   type NotifyInstancesInput,
   type RecordStageInput,
   type Riders,
+  stepsOf,
 } from '../activities/contract';
 import type { AzureErrorInfo } from '../domain/errors';
 import { itemStepEnd, type Stage, type StepDuration, type TimedStep, tookMs } from '../domain/lifecycle';
@@ -166,7 +168,7 @@ function startedAt(at: number, outcome: { typicalMs?: number }): Started {
   return outcome.typicalMs === undefined ? { at } : { at, typicalMs: outcome.typicalMs };
 }
 
-function shutdownReason(job: MachineJob): string {
+function shutdownReason(job: MachineSteps): string {
   return job.performShutdown ? 'the source VM is shut down before the final sync' : 'the source VM stays on';
 }
 
@@ -188,7 +190,8 @@ function before(point: StartPoint, stage: StartPoint): boolean {
 class PipelineRun {
   private stage: Stage = 'Queued';
   private step = 0;
-  private job: MachineJob | undefined;
+  /** What the activities after the enable are given of the machine's job (set once it is validated). */
+  private job: MachineSteps | undefined;
   private slotHeld: boolean;
   /** Once the cut-over has started the machine moves to Azure: cancel is declined. */
   private cancellable = true;
@@ -267,7 +270,7 @@ class PipelineRun {
         recommendedAction: 'Correct the plan or the landing zone, then retry the machine.',
       });
     }
-    const job = validation.job;
+    const job = stepsOf(validation.job);
     this.job = job;
     // A machine whose item exists (a retry, or replication an operator started) continues from it.
     const from = startPoint(validation.item ?? null, validation.failedStage, !job.skipTestMigration);
@@ -276,7 +279,7 @@ class PipelineRun {
     // The seeding this run started: since the enable request, typically as long as the wave learned.
     let seeding: Started | undefined;
     if (from === 'Validating') {
-      seeding = yield* this.enable(job);
+      seeding = yield* this.enable(validation.job);
     }
     const testing = before(from, 'CleaningUpTest') && !job.skipTestMigration;
     // The next step a wait's last read started (see `Chain`), else undefined.
@@ -356,7 +359,7 @@ class PipelineRun {
    * first attempt when the end of seeding started it. Answers the migration when the clean-up's
    * last read started it.
    */
-  private *testMigration(job: MachineJob, first: Chained | undefined): Orchestration<Chained | undefined> {
+  private *testMigration(job: MachineSteps, first: Chained | undefined): Orchestration<Chained | undefined> {
     for (let attempt = 1; ; attempt++) {
       let test = first?.started;
       if (attempt > 1 || first === undefined) {
@@ -416,7 +419,7 @@ class PipelineRun {
   }
 
   /** The migration, started by the read that finds the passed test cleaned up, when the gate is open now. */
-  private migrateChain(job: MachineJob): Chain | undefined {
+  private migrateChain(job: MachineSteps): Chain | undefined {
     if (!this.mayProceed()) return undefined;
     if (cutoverGate(this.settings.cutover, this.context.df.currentUtcDateTime).kind !== 'go')
       return undefined;
@@ -432,7 +435,7 @@ class PipelineRun {
   }
 
   /** Reads the test VM until it is healthy, a few times while it boots; `first` is a check already made. */
-  private *testVmHealthy(job: MachineJob, first: CheckTestVmOutput | undefined): Orchestration<boolean> {
+  private *testVmHealthy(job: MachineSteps, first: CheckTestVmOutput | undefined): Orchestration<boolean> {
     this.enter('Testing');
     for (let check = 1; ; check++) {
       const result =
@@ -478,7 +481,7 @@ class PipelineRun {
     }
   }
 
-  private *onboard(job: MachineJob): Orchestration<void> {
+  private *onboard(job: MachineSteps): Orchestration<void> {
     if (job.onboarding === undefined) return;
     this.enter('Onboarding', { reason: `profile ${job.onboarding.kind}` });
     const startedAt = nowMs(this.context);

@@ -4,7 +4,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type Activities, type ActivityEnv, createActivities } from '../../src/activities';
-import type { MachineJob } from '../../src/activities/contract';
+import { type MachineJob, type MachineSteps, stepsOf } from '../../src/activities/contract';
 import type {
   AzureGateways,
   FactoryEvent,
@@ -37,6 +37,8 @@ const job: MachineJob = {
   skipTestMigration: false,
   onboarding: { kind: 'Production' },
 };
+/** What the pipeline gives the activities after the enable. */
+const steps = stepsOf(job);
 const AT = '2026-01-01T00:00:00.000Z';
 
 function record(overrides: Partial<MigrationItemRecord> = {}): MigrationItemRecord {
@@ -92,8 +94,11 @@ class FakeMigration implements Partial<MigrationGateway> {
       }),
     };
   };
-  testMigrate = async () =>
+  /** The network each test migration was asked to create its VM in. */
+  testNetworks: (string | undefined)[] = [];
+  testMigrate = async (_id: string, options: { networkId?: string }) =>
     this.act('testMigrate', () => {
+      this.testNetworks.push(options.networkId);
       this.item = { ...this.item!, testMigrateState: 'TestMigrationInProgress', allowedOperations: [] };
     });
   testMigrateCleanup = async () =>
@@ -215,18 +220,39 @@ describe('idempotent starts', () => {
 
   it('migrates once, with the shutdown the plan asks for', async () => {
     migration.item = record();
-    expect(await activities.startMigrate({ job, at: AT }, env())).toEqual({
+    expect(await activities.startMigrate({ job: steps, at: AT }, env())).toEqual({
       ok: true,
       value: { action: 'started' },
     });
-    const again = await activities.startMigrate({ job, at: AT }, env());
+    const again = await activities.startMigrate({ job: steps, at: AT }, env());
     expect(again.ok && again.value.action).toBe('skipped');
     expect(migration.calls).toEqual(['migrate']);
   });
 
+  it('gives the steps after the enable the job without its enable request, with the ids they need', () => {
+    expect(steps).not.toHaveProperty('enable');
+    expect(steps).toMatchObject({
+      machineId: job.machineId,
+      targetResourceGroupId: job.enable.targetResourceGroupId,
+      testNetworkId: job.enable.testNetworkId,
+      targetVmName: 'web-01',
+      onboarding: { kind: 'Production' },
+    });
+    expect(stepsOf(steps)).toBe(steps);
+  });
+
+  it('tests in the plan test network, also for a whole job that an older history scheduled', async () => {
+    migration.item = record();
+    await activities.startTestMigrate({ job: steps, at: AT }, env());
+    migration.item = record();
+    const older = { job: job as unknown as MachineSteps, at: AT };
+    await activities.startTestMigrate(older, env());
+    expect(migration.testNetworks).toEqual([job.enable.testNetworkId, job.enable.testNetworkId]);
+  });
+
   it('tells a start how long its step typically takes, once a stage change carried one', async () => {
     migration.item = record();
-    expect(await activities.startTestMigrate({ job, at: AT }, env())).toEqual({
+    expect(await activities.startTestMigrate({ job: steps, at: AT }, env())).toEqual({
       ok: true,
       value: { action: 'started' },
     });
@@ -239,13 +265,13 @@ describe('idempotent starts', () => {
       changeId: 'i:tested',
       took: { step: 'testMigrate' as const, ms: 15 * 60_000 },
     };
-    expect(await activities.startTestMigrate({ job, at: AT, record: [tested] }, env())).toEqual({
+    expect(await activities.startTestMigrate({ job: steps, at: AT, record: [tested] }, env())).toEqual({
       ok: true,
       value: { action: 'started', typicalMs: 15 * 60_000 },
     });
     // Each step keeps its own figure: no migration has been timed yet.
     migration.item = record();
-    expect(await activities.startMigrate({ job, at: AT }, env())).toEqual({
+    expect(await activities.startMigrate({ job: steps, at: AT }, env())).toEqual({
       ok: true,
       value: { action: 'started' },
     });
@@ -253,17 +279,17 @@ describe('idempotent starts', () => {
 
   it('refuses what allowedOperations does not allow, without calling Azure', async () => {
     migration.item = record({ allowedOperations: ['DisableMigration'] });
-    const outcome = await activities.startTestMigrate({ job, at: AT }, env());
+    const outcome = await activities.startTestMigrate({ job: steps, at: AT }, env());
     expect(outcome.ok && outcome.value.action).toBe('notAllowed');
     expect(migration.calls).toEqual([]);
   });
 
   it('never deletes an item that has not migrated', async () => {
     migration.item = record();
-    const outcome = await activities.completeMigration({ job, at: AT }, env());
+    const outcome = await activities.completeMigration({ job: steps, at: AT }, env());
     expect(outcome.ok && outcome.value.action).toBe('notAllowed');
     migration.item = record({ migrationState: 'MigrationSucceeded' });
-    expect((await activities.completeMigration({ job, at: AT }, env())).ok).toBe(true);
+    expect((await activities.completeMigration({ job: steps, at: AT }, env())).ok).toBe(true);
     expect(migration.calls).toEqual(['complete']);
   });
 });
@@ -291,7 +317,7 @@ describe('a read that starts the next step', () => {
       step: 'startTestMigrate' as const,
       record: [change('ReadyToTest', 1), change('TestMigrating', 2)],
     };
-    const read = await activities.readMigrationItem({ job, at: AT, andStart }, env());
+    const read = await activities.readMigrationItem({ job: steps, at: AT, andStart }, env());
     expect(read.ok && read.value.next).toBeUndefined();
     expect(read.ok && read.value.item?.migrationState).toBe('InitialSeedingInProgress');
     expect(migration.calls).toEqual([]);
@@ -301,7 +327,7 @@ describe('a read that starts the next step', () => {
   it('starts the test once seeding is over and records its stages; a re-run finds it under way', async () => {
     migration.item = record();
     const input = {
-      job,
+      job: steps,
       at: AT,
       andStart: {
         step: 'startTestMigrate' as const,
@@ -321,7 +347,7 @@ describe('a read that starts the next step', () => {
     const startedAt = Date.parse(AT);
     const endedAt = new Date(startedAt + 15 * 60_000).toISOString();
     const input = {
-      job,
+      job: steps,
       at: AT,
       withTestVm: true,
       andStart: {
@@ -358,7 +384,7 @@ describe('a read that starts the next step', () => {
       migrationState: 'MigrationSucceeded',
       allowedOperations: ['DisableMigration'],
     });
-    const input = { job, at: AT, andStart: { step: 'completeMigration' as const, record: [] } };
+    const input = { job: steps, at: AT, andStart: { step: 'completeMigration' as const, record: [] } };
     const first = await activities.readMigrationItem(input, env());
     expect(first.ok && first.value.next).toEqual({ action: 'started' });
     migration.item = undefined;
@@ -429,7 +455,7 @@ describe('failures are data', () => {
       { code: 'TooManyRequests', message: 'slow down', statusCode: 429 },
       { retryAfterMs: 7000 },
     );
-    expect(await activities.startMigrate({ job, at: AT }, env())).toEqual({
+    expect(await activities.startMigrate({ job: steps, at: AT }, env())).toEqual({
       ok: false,
       error: { code: 'TooManyRequests', message: 'slow down', statusCode: 429 },
       retryAfterMs: 7000,
@@ -440,7 +466,7 @@ describe('failures are data', () => {
       statusCode: 400,
       recommendedAction: 'fix it',
     });
-    const refused = await activities.startMigrate({ job, at: AT }, env());
+    const refused = await activities.startMigrate({ job: steps, at: AT }, env());
     expect(refused).toEqual({
       ok: false,
       error: { code: 'InvalidInput', message: 'bad', statusCode: 400, recommendedAction: 'fix it' },
@@ -457,14 +483,14 @@ describe('the test VM and clean-up on cancel', () => {
       location: 'westeurope',
       tags: {},
     };
-    expect((await activities.checkTestVm({ job, at: AT }, env())).ok).toBe(true);
+    expect((await activities.checkTestVm({ job: steps, at: AT }, env())).ok).toBe(true);
     vms.set('rg-prod/web-01-test', {
       ...base,
       provisioningState: 'Succeeded',
       powerState: 'running',
       vmAgentStatus: 'Not Ready',
     });
-    const notReady = await activities.checkTestVm({ job, at: AT }, env());
+    const notReady = await activities.checkTestVm({ job: steps, at: AT }, env());
     expect(notReady.ok && notReady.value).toMatchObject({ healthy: false, detail: 'VM agent Not Ready' });
     vms.set('rg-prod/web-01-test', {
       ...base,
@@ -472,23 +498,23 @@ describe('the test VM and clean-up on cancel', () => {
       powerState: 'running',
       vmAgentStatus: 'Ready',
     });
-    const ready = await activities.checkTestVm({ job, at: AT }, env());
+    const ready = await activities.checkTestVm({ job: steps, at: AT }, env());
     expect(ready.ok && ready.value.healthy).toBe(true);
   });
 
   it('is checked with the item when the read asks and the test migration succeeded', async () => {
     testVm('Ready');
     migration.item = record({ testMigrateState: 'TestMigrationInProgress' });
-    const running = await activities.readMigrationItem({ job, at: AT, withTestVm: true }, env());
+    const running = await activities.readMigrationItem({ job: steps, at: AT, withTestVm: true }, env());
     expect(running.ok && running.value.item?.testVm).toBeUndefined();
     migration.item = record({ testMigrateState: 'TestMigrationSucceeded' });
-    const tested = await activities.readMigrationItem({ job, at: AT, withTestVm: true }, env());
+    const tested = await activities.readMigrationItem({ job: steps, at: AT, withTestVm: true }, env());
     expect(tested.ok && tested.value.item?.testVm).toEqual({
       healthy: true,
       detail: 'healthy',
       vmId: 'vm-test',
     });
-    const plain = await activities.readMigrationItem({ job, at: AT }, env());
+    const plain = await activities.readMigrationItem({ job: steps, at: AT }, env());
     expect(plain.ok && plain.value.item?.testVm).toBeUndefined();
   });
 
@@ -497,17 +523,17 @@ describe('the test VM and clean-up on cancel', () => {
       testMigrateState: 'TestMigrationSucceeded',
       allowedOperations: ['TestMigrateCleanup', 'Migrate'],
     });
-    const first = await activities.cleanupOnCancel({ job, at: AT }, env());
+    const first = await activities.cleanupOnCancel({ job: steps, at: AT }, env());
     expect(first.ok && first.value.clean).toBe(false);
     expect(migration.calls).toEqual(['testMigrateCleanup']);
     // While the clean-up runs nothing else is sent.
-    await activities.cleanupOnCancel({ job, at: AT }, env());
+    await activities.cleanupOnCancel({ job: steps, at: AT }, env());
     expect(migration.calls).toEqual(['testMigrateCleanup']);
     migration.item = record();
-    await activities.cleanupOnCancel({ job, at: AT }, env());
+    await activities.cleanupOnCancel({ job: steps, at: AT }, env());
     expect(migration.calls).toEqual(['testMigrateCleanup', 'complete']);
     migration.item = undefined;
-    const done = await activities.cleanupOnCancel({ job, at: AT }, env());
+    const done = await activities.cleanupOnCancel({ job: steps, at: AT }, env());
     expect(done.ok && done.value).toEqual({ clean: true, actions: [] });
   });
 });
@@ -528,7 +554,7 @@ describe('journal and lifecycle events', () => {
     migration.item = record();
     migration.failNext = new AzureOperationError({ code: 'Conflict', message: 'busy', statusCode: 409 });
     const input = {
-      job,
+      job: steps,
       at: AT,
       notify: [{ instanceIds: ['wave:w1'], event: 'SlotFreed' }],
     };
@@ -546,7 +572,7 @@ describe('journal and lifecycle events', () => {
       at: new Date(Date.parse(AT) + step * 1000).toISOString(),
       changeId: `i:${step}`,
     });
-    const input = { job, at: AT, record: [change('ReadyToTest', 1), change('TestMigrating', 2)] };
+    const input = { job: steps, at: AT, record: [change('ReadyToTest', 1), change('TestMigrating', 2)] };
     migration.failNext = new AzureOperationError(
       { code: 'TooManyRequests', message: 'slow down', statusCode: 429 },
       { retryAfterMs: 5_000 },
