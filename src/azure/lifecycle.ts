@@ -7,11 +7,17 @@ import { AzureKeyCredential, type TokenCredential } from '@azure/core-auth';
 import { EventGridPublisherClient, type SendEventGridEventInput } from '@azure/eventgrid';
 import type { FactoryConfig, Secret } from '../config';
 import { callArm } from './arm';
+import { SharedBatches } from './batching';
 import type { FactoryEvent, LifecyclePublisher, StageChangeEvent } from './types';
 
 export const STAGE_CHANGED = 'Factory.Machine.StageChanged';
 /** Event Grid accepts at most 1 MB per publish; stage events are small, so batches of 100 stay far below. */
 const PUBLISH_BATCH = 100;
+/**
+ * Publishes in flight at once from this process: events that activities hand in meanwhile share the
+ * next publish, so a busy app makes a few large publishes rather than one per stage change.
+ */
+const PUBLISHES_IN_FLIGHT = 2;
 
 export function toEventGridEvent(event: StageChangeEvent): SendEventGridEventInput<StageChangeEvent> {
   return {
@@ -26,6 +32,10 @@ export function toEventGridEvent(event: StageChangeEvent): SendEventGridEventInp
 
 export class EventGridLifecyclePublisher implements LifecyclePublisher {
   readonly #client: EventGridPublisherClient<'EventGrid'>;
+  readonly #batches = new SharedBatches<SendEventGridEventInput<unknown>>((events) => this.#sendAll(events), {
+    maxItems: PUBLISH_BATCH,
+    maxInFlight: PUBLISHES_IN_FLIGHT,
+  });
 
   constructor(
     topic: { endpoint: string; key?: Secret },
@@ -41,12 +51,11 @@ export class EventGridLifecyclePublisher implements LifecyclePublisher {
   }
 
   async publish(events: StageChangeEvent[]): Promise<void> {
-    await this.#sendAll('Publish stage changes', events.map(toEventGridEvent));
+    await this.#batches.add(events.map(toEventGridEvent));
   }
 
   async send(events: FactoryEvent[]): Promise<void> {
-    await this.#sendAll(
-      'Publish factory events',
+    await this.#batches.add(
       events.map((event) => ({
         id: event.id,
         eventType: event.eventType,
@@ -58,10 +67,10 @@ export class EventGridLifecyclePublisher implements LifecyclePublisher {
     );
   }
 
-  async #sendAll(what: string, events: SendEventGridEventInput<unknown>[]): Promise<void> {
+  async #sendAll(events: SendEventGridEventInput<unknown>[]): Promise<void> {
     for (let i = 0; i < events.length; i += PUBLISH_BATCH) {
       const batch = events.slice(i, i + PUBLISH_BATCH);
-      await callArm(what, () => this.#client.send(batch));
+      await callArm('Publish lifecycle events', () => this.#client.send(batch));
     }
   }
 }

@@ -257,4 +257,28 @@ describe('lifecycle events', () => {
     expect(event.subject).toBe('/waves/w1/machines/crm-web-01');
     expect(event.data).toMatchObject({ waveId: 'w1', to: 'Replicating' });
   });
+
+  it('delivers every one of many stage changes published at once, which share publishes', async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `w2:crm-app-${i}:Replicating`);
+    await Promise.all(
+      ids.map((id, i) =>
+        gateways.lifecycle.publish([
+          {
+            id,
+            waveId: 'w2',
+            machineName: `crm-app-${i}`,
+            from: 'Queued',
+            to: 'Replicating',
+            at: '2026-11-21T10:00:00.000Z',
+          },
+        ]),
+      ),
+    );
+    const delivered = await until(
+      async () => hook.events(),
+      (events) => ids.every((id) => events.some((e) => e.id === id)),
+      'the delivery of every stage event',
+    );
+    expect(delivered.filter((e) => ids.includes(e.id))).toHaveLength(ids.length);
+  });
 });
