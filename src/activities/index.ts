@@ -233,8 +233,8 @@ export function createActivities(deps: ActivityDeps): Activities {
 
   /** Records stage changes in order, then tells subscribers of them in one publication. */
   async function recordStages(changes: RecordStageInput[], env: ActivityEnv): Promise<void> {
-    for (const change of changes) {
-      await journal.recordStage({
+    await journal.recordStages(
+      changes.map((change) => ({
         waveId: change.waveId,
         machineName: change.name,
         to: change.to,
@@ -250,8 +250,8 @@ export function createActivities(deps: ActivityDeps): Activities {
           ...(change.progressPercent === undefined ? {} : { progressPercent: change.progressPercent }),
         },
         ...(change.took === undefined ? {} : { took: change.took }),
-      });
-    }
+      })),
+    );
     await publish(
       changes.map((change) => ({
         id: change.changeId,

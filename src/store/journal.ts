@@ -84,6 +84,8 @@ const CACHED_ROWS = 4_096;
 const MAX_STRING_CHARS = 30_000;
 /** Change ids remembered per machine to recognise a replayed activity. */
 const REMEMBERED_CHANGES = 10;
+/** Stage changes of a machine written in one batch (each adds an audit row; a batch holds 100). */
+const MAX_CHANGES_PER_BATCH = 50;
 /** Attempts of a read-modify-write that lost an ETag race before giving up with ConcurrencyError. */
 const MAX_ATTEMPTS = 25;
 /** Parallel requests when writing or reading many rows. */
@@ -631,49 +633,82 @@ export class TableJournal implements Journal {
   }
 
   async recordStage(change: StageChange): Promise<MachineRecord> {
-    if (change.to === 'Failed' && change.error === undefined) {
-      throw new NonRetriableError(`${change.machineName}: a change to Failed must say why (error)`);
+    return this.#recordChanges([change]);
+  }
+
+  async recordStages(changes: StageChange[]): Promise<void> {
+    for (let i = 0; i < changes.length; ) {
+      const first = changes[i]!;
+      let end = i + 1;
+      while (
+        end < changes.length &&
+        end - i < MAX_CHANGES_PER_BATCH &&
+        changes[end]!.waveId === first.waveId &&
+        machineKey(changes[end]!.machineName) === machineKey(first.machineName)
+      ) {
+        end++;
+      }
+      await this.#recordChanges(changes.slice(i, end));
+      i = end;
     }
-    const key = machineKey(change.machineName);
+  }
+
+  /**
+   * Applies changes of one machine in order, in one batch: its row, its shard's counts (net of the
+   * changes) and an audit event per change. A change already recorded is skipped; a change whose
+   * `ifStageIn` the stage before it does not meet refuses them all.
+   */
+  async #recordChanges(changes: StageChange[]): Promise<MachineRecord> {
+    const first = changes[0]!;
+    for (const change of changes) {
+      if (change.to === 'Failed' && change.error === undefined) {
+        throw new NonRetriableError(`${change.machineName}: a change to Failed must say why (error)`);
+      }
+    }
+    const key = machineKey(first.machineName);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const row = await this.#machineRow(change.waveId, change.machineName);
-      const changes = parseJson<string[]>(row.changes) ?? [];
-      if (changes.includes(change.changeId)) return toMachine(row);
-      const from = isStage(row.stage) ? row.stage : 'Queued';
-      if (change.ifStageIn !== undefined && !change.ifStageIn.includes(from)) {
-        throw new ConcurrencyError(
-          `${change.machineName} is ${from}, not ${change.ifStageIn.join(' or ')}: change to ${change.to} refused`,
-        );
-      }
-      const stageTimes = {
-        ...(parseJson<Record<string, string>>(row.stageTimes) ?? {}),
-        [change.to]: change.at,
-      };
-      const updated: Row = {
-        ...row,
-        ...defined(detailsRow(change.details ?? {})),
-        stage: change.to,
-        stageChangedAt: change.at,
-        stageTimes: JSON.stringify(stageTimes),
-        updatedAt: change.at,
-        changes: JSON.stringify([...changes, change.changeId].slice(-REMEMBERED_CHANGES)),
-      };
-      if (change.to === 'Failed') {
-        updated.failedStage = from;
-        updated.error = JSON.stringify(change.error);
-      } else if (change.error !== undefined) {
-        updated.error = JSON.stringify(change.error);
-      } else if (change.to === 'Done') {
-        updated.error = undefined;
-        updated.failedStage = undefined;
-      }
-      const operations: RowOperation[] = [{ kind: 'replace', row: stripUndefined(updated), etag: row.etag }];
+      const row = await this.#machineRow(first.waveId, first.machineName);
+      let updated: Row = row;
+      let remembered = parseJson<string[]>(row.changes) ?? [];
+      let stageTimes = parseJson<Record<string, string>>(row.stageTimes) ?? {};
+      let counter: Row | undefined;
       let counts: Row | undefined;
-      if (from !== change.to) {
-        const counter = await this.#rowOf(row.partitionKey, COUNTS_RK);
+      const audit: RowOperation[] = [];
+      for (const change of changes) {
+        if (remembered.includes(change.changeId)) continue;
+        const from = isStage(updated.stage) ? updated.stage : 'Queued';
+        if (change.ifStageIn !== undefined && !change.ifStageIn.includes(from)) {
+          throw new ConcurrencyError(
+            `${change.machineName} is ${from}, not ${change.ifStageIn.join(' or ')}: change to ${change.to} refused`,
+          );
+        }
+        stageTimes = { ...stageTimes, [change.to]: change.at };
+        remembered = [...remembered, change.changeId].slice(-REMEMBERED_CHANGES);
+        updated = {
+          ...updated,
+          ...defined(detailsRow(change.details ?? {})),
+          stage: change.to,
+          stageChangedAt: change.at,
+          stageTimes: JSON.stringify(stageTimes),
+          updatedAt: change.at,
+          changes: JSON.stringify(remembered),
+        };
+        if (change.to === 'Failed') {
+          updated.failedStage = from;
+          updated.error = JSON.stringify(change.error);
+        } else if (change.error !== undefined) {
+          updated.error = JSON.stringify(change.error);
+        } else if (change.to === 'Done') {
+          updated.error = undefined;
+          updated.failedStage = undefined;
+        }
+        if (from === change.to) continue;
+        counter ??= await this.#rowOf(row.partitionKey, COUNTS_RK);
         if (counter === undefined) throw new NonRetriableError(`Wave ${change.waveId} has no counters`);
-        const count = (stage: Stage) => num(counter[countProperty(stage)]) ?? 0;
+        const current: Row = { ...counter, ...counts };
+        const count = (stage: Stage) => num(current[countProperty(stage)]) ?? 0;
         counts = {
+          ...counts,
           partitionKey: row.partitionKey,
           rowKey: COUNTS_RK,
           [countProperty(from)]: Math.max(0, count(from) - 1),
@@ -682,14 +717,12 @@ export class TableJournal implements Journal {
             ? {}
             : {
                 [durationProperty(change.took.step)]: blendDuration(
-                  num(counter[durationProperty(change.took.step)]),
+                  num(current[durationProperty(change.took.step)]),
                   change.took.ms,
                 ),
               }),
         };
-        operations.push({ kind: 'merge', row: counts, etag: counter.etag });
-        counts = { ...counter, ...counts };
-        operations.push({
+        audit.push({
           kind: 'create',
           row: this.#auditRow(row.partitionKey, key, {
             kind: 'StageChanged',
@@ -704,14 +737,21 @@ export class TableJournal implements Journal {
           }),
         });
       }
+      if (updated === row) return toMachine(row);
+      const operations: RowOperation[] = [{ kind: 'replace', row: stripUndefined(updated), etag: row.etag }];
+      if (counter !== undefined && counts !== undefined) {
+        operations.push({ kind: 'merge', row: counts, etag: counter.etag }, ...audit);
+      }
       try {
         const etags = await this.#store.transact(this.#tables.machines, operations);
-        if (counts !== undefined) this.#rows.remember({ ...counts, etag: etags.get(COUNTS_RK) ?? '' });
+        if (counter !== undefined && counts !== undefined) {
+          this.#rows.remember({ ...counter, ...counts, etag: etags.get(COUNTS_RK) ?? '' });
+        }
         const written = this.#rows.remember({
           ...stripUndefined(updated),
           etag: etags.get(updated.rowKey) ?? '',
         });
-        if (isFinalStage(change.to)) await this.#release(change.waveId, key);
+        if (isStage(updated.stage) && isFinalStage(updated.stage)) await this.#release(first.waveId, key);
         return toMachine(written);
       } catch (error) {
         if (!(error instanceof ConcurrencyError || error instanceof RowExistsError)) throw error;
@@ -719,7 +759,7 @@ export class TableJournal implements Journal {
         await backoff(attempt);
       }
     }
-    throw new ConcurrencyError(`${change.machineName}: too many concurrent changes`);
+    throw new ConcurrencyError(`${first.machineName}: too many concurrent changes`);
   }
 
   async updateMachine(

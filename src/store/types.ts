@@ -175,6 +175,11 @@ export interface Journal {
   listMachines(waveId: string, query?: PageRequest & { stage?: Stage }): Promise<Page<MachineRecord>>;
   /** Applies a stage change atomically with its audit event and the wave's counts (ETag-checked). */
   recordStage(change: StageChange): Promise<MachineRecord>;
+  /**
+   * Applies stage changes in order: each machine's consecutive changes in one batch, as
+   * `recordStage` applies one (a change that `ifStageIn` refuses refuses the others of its batch).
+   */
+  recordStages(changes: StageChange[]): Promise<void>;
   /** Sets details without a stage change (no audit event). */
   updateMachine(waveId: string, name: string, details: MachineDetails, at: string): Promise<MachineRecord>;
   /** Records who approved the cut-over (idempotent per machine: the first approval stands). */

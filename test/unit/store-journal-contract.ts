@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConcurrencyError, NonRetriableError } from '../../src/domain/errors';
+import type { Stage } from '../../src/domain/lifecycle';
 import type { Journal, NewWave } from '../../src/store/types';
 
 let sequence = 0;
@@ -272,6 +273,91 @@ export function journalContract(label: string, journal: () => Journal, another: 
       ]);
       const audit = await another().listAudit(waveId, { machineName: machines[0]! });
       expect(audit.items.map((e) => e.to)).toEqual(['Validating', 'Replicating', 'InitialSeeding']);
+    });
+
+    it("records a machine's changes given together in order: each audited, counted net, a replay skipped", async () => {
+      const machines = names(2);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      const change = (machineName: string, to: Stage, minute: number) => ({
+        waveId,
+        machineName,
+        to,
+        at: `2026-11-21T10:0${minute}:00.000Z`,
+        changeId: `together-${machineName}-${to}`,
+      });
+      await journal().recordStage(change(machines[0]!, 'Validating', 1));
+      await journal().recordStages([
+        change(machines[0]!, 'Validating', 1),
+        change(machines[0]!, 'Replicating', 2),
+        { ...change(machines[0]!, 'InitialSeeding', 3), took: { step: 'testMigrate', ms: 60_000 } },
+        change(machines[1]!, 'Validating', 4),
+      ]);
+      const first = await another().getMachine(waveId, machines[0]!);
+      expect(first?.stage).toBe('InitialSeeding');
+      expect(first?.stageTimes).toMatchObject({
+        Validating: '2026-11-21T10:01:00.000Z',
+        Replicating: '2026-11-21T10:02:00.000Z',
+        InitialSeeding: '2026-11-21T10:03:00.000Z',
+      });
+      expect((await another().getMachine(waveId, machines[1]!))?.stage).toBe('Validating');
+      const counts = await another().countByStage(waveId);
+      expect([counts.Queued, counts.Validating, counts.Replicating, counts.InitialSeeding]).toEqual([
+        0, 1, 0, 1,
+      ]);
+      expect(await another().stepDurations(waveId, machines[0]!)).toEqual({ testMigrate: 60_000 });
+      const audit = await another().listAudit(waveId, { machineName: machines[0]! });
+      expect(audit.items.map((e) => [e.from, e.to])).toEqual([
+        ['Queued', 'Validating'],
+        ['Validating', 'Replicating'],
+        ['Replicating', 'InitialSeeding'],
+      ]);
+    });
+
+    it('refuses all of changes given together when one of them finds the machine elsewhere', async () => {
+      const machines = names(1);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      const refused = journal().recordStages([
+        {
+          waveId,
+          machineName: machines[0]!,
+          to: 'Validating',
+          at: '2026-11-21T10:01:00.000Z',
+          changeId: 'v',
+        },
+        {
+          waveId,
+          machineName: machines[0]!,
+          to: 'Replicating',
+          at: '2026-11-21T10:02:00.000Z',
+          changeId: 'r',
+          ifStageIn: ['Queued'],
+        },
+      ]);
+      await expect(refused).rejects.toBeInstanceOf(ConcurrencyError);
+      expect((await another().getMachine(waveId, machines[0]!))?.stage).toBe('Queued');
+      expect((await another().listAudit(waveId)).items).toEqual([]);
+    });
+
+    it('frees a machine that changes given together leave in a final stage', async () => {
+      const machines = names(1);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      await journal().recordStages([
+        {
+          waveId,
+          machineName: machines[0]!,
+          to: 'Onboarding',
+          at: '2026-11-21T10:01:00.000Z',
+          changeId: 'o',
+        },
+        { waveId, machineName: machines[0]!, to: 'Done', at: '2026-11-21T10:02:00.000Z', changeId: 'd' },
+      ]);
+      expect(await another().findActive(machines)).toEqual([]);
     });
 
     it("learns a timed step's typical duration from the changes of the machine's shard", async () => {

@@ -1,6 +1,7 @@
-import { beforeAll } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { TableJournal, tableNames } from '../../src/store/journal';
 import { MemoryTableStore } from '../../src/store/memoryTables';
+import type { RowOperation } from '../../src/store/tables';
 import { journalContract } from './store-journal-contract';
 
 const store = new MemoryTableStore();
@@ -15,3 +16,43 @@ journalContract(
   () => journal,
   () => another,
 );
+
+describe('in-memory journal: batches', () => {
+  it("writes a machine's consecutive changes in one batch, and another machine's in its own", async () => {
+    const batches: RowOperation[][] = [];
+    const counting = new (class extends MemoryTableStore {
+      override async transact(table: string, operations: RowOperation[]) {
+        batches.push(operations);
+        return super.transact(table, operations);
+      }
+    })();
+    const counted = new TableJournal(counting, tableNames('batches'));
+    await counted.initialise();
+    const created = await counted.createWave({
+      id: 'w-batches',
+      name: 'batches',
+      cutover: 'auto',
+      at: '2026-11-21T10:00:00.000Z',
+      machines: [{ name: 'a' }, { name: 'b' }],
+    });
+    if (created.kind !== 'created') throw new Error('wave not created');
+    batches.length = 0;
+    const change = (machineName: string, to: 'Validating' | 'Replicating', changeId: string) => ({
+      waveId: 'w-batches',
+      machineName,
+      to,
+      at: '2026-11-21T10:01:00.000Z',
+      changeId,
+    });
+    await counted.recordStages([
+      change('a', 'Validating', '1'),
+      change('a', 'Replicating', '2'),
+      change('b', 'Validating', '3'),
+    ]);
+    // A batch: the machine's row, its shard's counts, an audit row per change.
+    expect(batches.map((ops) => ops.map((op) => op.kind))).toEqual([
+      ['replace', 'merge', 'create', 'create'],
+      ['replace', 'merge', 'create'],
+    ]);
+  });
+});
