@@ -269,6 +269,11 @@ export interface FinishWaveInput {
   waveId: string;
   status: 'Completed' | 'Cancelled';
   at: string;
+  /**
+   * Finish only a Running wave none of whose machines is unfinished: a machine retried after its
+   * wave had finished finishes it again when it is the last to end.
+   */
+  ifSettled?: boolean;
 }
 
 export interface MarkWaveInput {

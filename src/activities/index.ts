@@ -10,7 +10,7 @@
  */
 import type { AzureGateways, MigrationItemRecord, StageChangeEvent } from '../azure/types';
 import { AzureOperationError, describeError, normaliseError, retryDelayOf } from '../domain/errors';
-import { itemStepEnd, type TimedStep, tookMs } from '../domain/lifecycle';
+import { isFinalStage, itemStepEnd, type Stage, type TimedStep, tookMs } from '../domain/lifecycle';
 import { testVmName } from '../domain/names';
 import type { Journal } from '../store/types';
 import {
@@ -211,6 +211,17 @@ export function createActivities(deps: ActivityDeps): Activities {
     if (step === undefined) return {};
     const typicalMs = (await journal.stepDurations(job.waveId, job.name))[step];
     return typicalMs === undefined ? {} : { typicalMs };
+  }
+
+  /** The wave is Running and every machine of it has ended. */
+  async function settled(waveId: string): Promise<boolean> {
+    const wave = await journal.getWave(waveId);
+    if (wave?.status !== 'Running') return false;
+    const counts = await journal.countByStage(waveId);
+    const ended = (Object.keys(counts) as Stage[])
+      .filter(isFinalStage)
+      .reduce((sum, stage) => sum + counts[stage], 0);
+    return ended === wave.machineCount;
   }
 
   const notAllowed = (item: MigrationItemRecord, what: string): StartOutcome => ({
@@ -559,12 +570,14 @@ export function createActivities(deps: ActivityDeps): Activities {
       return { clean: false, actions };
     },
 
-    async finishWave({ waveId, status, at }, env) {
+    async finishWave({ waveId, status, at, ifSettled }, env) {
+      if (ifSettled === true && !(await settled(waveId))) return null;
       await journal.updateWave(waveId, { status, completedAt: at, at });
       try {
         await azure.lifecycle.send([
           {
-            id: `${waveId}:finished`,
+            // A wave finished again after a retry tells of it again.
+            id: ifSettled === true ? `${waveId}:finished@${at}` : `${waveId}:finished`,
             eventType: FACTORY_EVENT.waveFinished,
             subject: `/waves/${encodeURIComponent(waveId)}`,
             at,

@@ -30,6 +30,14 @@ export async function instanceExists(client: df.DurableClient, instanceId: strin
   return (await statusOf(client, instanceId)) !== undefined;
 }
 
+const FINISHED = new Set(['Completed', 'Failed', 'Terminated']);
+
+/** Whether an instance with this id exists and has not finished (running, pending, suspended, continuing). */
+export async function isRunning(client: df.DurableClient, instanceId: string): Promise<boolean> {
+  const status = await statusOf(client, instanceId);
+  return status !== undefined && !FINISHED.has(String(status.runtimeStatus));
+}
+
 /**
  * Starts the orchestration unless an instance exists; answers whether it started one. The status
  * read cannot be left to startNew: with either host.json `overridableExistingInstanceStates`

@@ -25,7 +25,7 @@ import type { WaveSettings } from '../orchestrations/wave';
 import { waveControlId } from '../orchestrations/waveControl';
 import type { SteeringRequest } from '../orchestrations/waveRules';
 import type { MachineRecord, Page, WaveRecord } from '../store/types';
-import { instanceExists } from './durableClient';
+import { isRunning } from './durableClient';
 import { json, jsonBody, notFound, pageSizeOf, problem, stringMember, unexpected } from './http/responses';
 import { type Services, services } from './http/services';
 import { type PlanBody, submitWave } from './http/submit';
@@ -312,14 +312,18 @@ const retryMachine = route(async (svc, request, client) => {
     );
   }
   const instanceId = machineInstanceId(waveId, machine.name);
-  if (await instanceExists(client, instanceId)) {
-    const status = await client.getStatus(instanceId);
-    if (status.runtimeStatus === 'Running' || status.runtimeStatus === 'Pending') {
-      return problem(409, 'Machine still running', `${machine.name}'s pipeline is ${status.runtimeStatus}`);
-    }
+  if (await isRunning(client, instanceId)) {
+    return problem(409, 'Machine still running', `${machine.name}'s pipeline is still running`);
   }
   const job = machine.plan as unknown as MachineJob;
   const settings = (wave.options.settings as WaveSettings).pipeline;
+  const waveInstance = wave.instanceId ?? waveInstanceId(waveId);
+  // A wave still running counts the retried machine's new result. One that has finished runs
+  // again until its retried machines have ended: the last of them finishes it again.
+  const waveRunning = await isRunning(client, waveInstance);
+  if (!waveRunning && wave.status === 'Completed') {
+    await svc.journal.updateWave(waveId, { status: 'Running', at: nowIso() });
+  }
   const input: PipelineInput = {
     waveId,
     name: machine.name,
@@ -327,8 +331,7 @@ const retryMachine = route(async (svc, request, client) => {
     settings,
     slotHeld: false,
     retry: true,
-    // A wave still running counts the retried machine's new result.
-    waveInstanceId: wave.instanceId ?? waveInstanceId(waveId),
+    ...(waveRunning ? { waveInstanceId: waveInstance } : { settlesWave: true }),
   };
   await client.startNew(VM_PIPELINE, { instanceId, input });
   return json(202, {

@@ -106,6 +106,8 @@ export interface PipelineInput {
   retry: boolean;
   /** The wave orchestration to tell when the slot is freed (`SlotFreed`) and when the run ends (`MachineFinished`). */
   waveInstanceId?: string;
+  /** A retry after the wave had finished (no wave orchestration to tell): the run finishes the wave again if it ends last. */
+  settlesWave?: boolean;
 }
 
 /** The event a pipeline raises to its wave when it ends; its data is the `PipelineResult`. */
@@ -222,7 +224,16 @@ class PipelineRun {
     const result = yield* this.outcome();
     const wave = this.input.waveInstanceId;
     if (wave === undefined) {
-      yield* this.flush();
+      if (this.input.settlesWave === true) {
+        yield* this.must(ACTIVITY.finishWave, {
+          waveId: this.input.waveId,
+          status: 'Completed',
+          at: nowIso(this.context),
+          ifSettled: true,
+        });
+      } else {
+        yield* this.flush();
+      }
       return result;
     }
     // Kept by the wave's control entity; the event (with the last stage change recorded in the

@@ -538,6 +538,8 @@ export class TableJournal implements Journal {
         ...defined({ status: patch.status, instanceId: patch.instanceId, completedAt: patch.completedAt }),
         updatedAt: patch.at,
       };
+      // A wave running again (a machine retried after it finished) has not completed.
+      if (patch.status === 'Running' && patch.completedAt === undefined) delete updated.completedAt;
       try {
         const etags = await this.#store.transact(this.#tables.waves, [
           { kind: 'replace', row: updated, etag: row.etag },

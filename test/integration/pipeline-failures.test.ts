@@ -1,7 +1,8 @@
 /**
  * End to end with a test migration that always fails (the test VM does not boot): every attempt is
  * cleaned up before anything else, the failure is recorded with Azure's error and recommended
- * action, nothing is left behind, and a retry continues from the state in Azure (no second enable).
+ * action, nothing is left behind, and a retry continues from the state in Azure (no second enable)
+ * while the finished wave runs again until the retried machine has ended.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { machineNames, planOf, type Stack, startStack, until } from './pipeline-support';
@@ -21,6 +22,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
+
+const waveOf = async (waveId: string) =>
+  (await (await stack.api(`waves/${waveId}`)).json()) as {
+    status: string;
+    completedAt?: string;
+    counts: Record<string, number>;
+  };
 
 const machine = async (waveId: string, name: string) =>
   (await (await stack.api(`waves/${waveId}/machines/${name}`)).json()) as MachineView;
@@ -60,8 +68,7 @@ describe('a test migration that fails', () => {
     expect(stack.sim.core.ledgerSummary().leakedTestVms).toBe(0);
 
     const wave = await until(
-      async () =>
-        (await (await stack.api(`waves/${id}`)).json()) as { status: string; counts: Record<string, number> },
+      () => waveOf(id),
       (w) => w.status === 'Completed',
       'the wave to complete',
     );
@@ -75,11 +82,21 @@ describe('a test migration that fails', () => {
     expect(enables()).toBe(1);
     const retry = await stack.api(`waves/${id}/machines/${name}/retry`, { method: 'POST' });
     expect(retry.status).toBe(202);
+    // The finished wave runs again while its machine does, and finishes again when it ends.
+    const reopened = await waveOf(id);
+    expect(reopened.status).toBe('Running');
+    expect(reopened.completedAt).toBeUndefined();
     const again = await until(
       () => machine(id, name),
       (m) => m.stage === 'Failed' && posts('testmigratecleanup') === 4,
       'the retried machine to fail again',
     );
+    const finishedAgain = await until(
+      () => waveOf(id),
+      (w) => w.status === 'Completed',
+      'the wave to complete again',
+    );
+    expect(finishedAgain.counts.Failed).toBe(1);
     expect(again.timeline.filter((e) => e.to === 'Replicating')).toHaveLength(1);
     expect(enables()).toBe(1);
     expect(stack.sim.core.ledgerSummary().leakedTestVms).toBe(0);

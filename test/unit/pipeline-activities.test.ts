@@ -628,6 +628,31 @@ describe('journal and lifecycle events', () => {
     ]);
   });
 
+  it('finishes a wave again after a retry only once its last unfinished machine has ended', async () => {
+    const settle = { waveId: 'w1', status: 'Completed' as const, at: AT, ifSettled: true };
+    await journal.updateWave('w1', { status: 'Completed', completedAt: AT, at: AT });
+    // A wave that is not Running again is not finished again.
+    expect(await activities.finishWave(settle, env())).toEqual({ ok: true, value: null });
+    expect(sent).toEqual([]);
+    await journal.updateWave('w1', { status: 'Running', at: AT });
+    expect((await journal.getWave('w1'))?.completedAt).toBeUndefined();
+    await activities.recordStage(
+      { waveId: 'w1', name: 'web-01', to: 'Validating', at: AT, changeId: 'r:1' },
+      env(),
+    );
+    expect(await activities.finishWave(settle, env())).toEqual({ ok: true, value: null });
+    expect((await journal.getWave('w1'))?.status).toBe('Running');
+    expect(sent).toEqual([]);
+    const later = '2026-01-01T02:00:00.000Z';
+    const done = { waveId: 'w1', name: 'web-01', to: 'Done' as const, at: later, changeId: 'r:2' };
+    expect(await activities.finishWave({ ...settle, at: later, record: [done] }, env())).toEqual({
+      ok: true,
+      value: null,
+    });
+    expect(await journal.getWave('w1')).toMatchObject({ status: 'Completed', completedAt: later });
+    expect(sent.map((e) => e.id)).toEqual([`w1:finished@${later}`]);
+  });
+
   it('records a failure with Azure recommended action and the stage it failed in', async () => {
     await activities.recordStage(
       { waveId: 'w1', name: 'web-01', to: 'Testing', at: AT, changeId: 'i:1' },
