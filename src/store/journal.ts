@@ -36,6 +36,7 @@ import {
 } from '../domain/lifecycle';
 import {
   chunks,
+  inParallel,
   MAX_BATCH,
   type Row,
   RowCache,
@@ -88,8 +89,6 @@ const REMEMBERED_CHANGES = 10;
 const MAX_CHANGES_PER_BATCH = 50;
 /** Attempts of a read-modify-write that lost an ETag race before giving up with ConcurrencyError. */
 const MAX_ATTEMPTS = 25;
-/** Parallel requests when writing or reading many rows. */
-const PARALLELISM = 8;
 /** Longest plan entry stored with a machine. */
 const MAX_PLAN_CHARS = MAX_STRING_CHARS;
 
@@ -179,19 +178,6 @@ function isStage(value: unknown): value is Stage {
 function defined<T extends object>(record: T): T {
   for (const key of Object.keys(record) as (keyof T)[]) if (record[key] === undefined) delete record[key];
   return record;
-}
-
-async function inParallel<T, R>(items: T[], work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLELISM, items.length) }, worker));
-  return results;
 }
 
 /** A short random pause between ETag retries, so racing writers spread out (ms). */

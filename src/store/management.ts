@@ -10,11 +10,14 @@
  * and VMs do not crowd one partition (Table storage serves each at most 2,000 entities a second):
  * - PartitionKey VM id, RowKey `vm`: the VM's record.
  * - PartitionKey VM id, RowKey `h|{at}|{id}`: its history, oldest first; `id` makes a replay a no-op.
- * - PartitionKey `target`, RowKey `{group}|{vm}`: the wave machine migrating to (or testing on)
- *   that VM. PartitionKey `item`, RowKey migration item name: the wave machine it migrates.
- *   PartitionKey `indexedWave.v2`, RowKey wave id: waves whose machines are indexed (v2: with
- *   their migration items; waves indexed before are indexed again).
+ * - PartitionKey `target|{bucket}`, RowKey `{group}|{vm}`: the wave machine migrating to (or testing
+ *   on) that VM. PartitionKey `item|{bucket}`, RowKey migration item name: the wave machine it
+ *   migrates. `bucket` (two digits) is from a hash of the RowKey: every VM event looks its VM up,
+ *   and a burst of them would crowd one partition. PartitionKey `indexedWave.v3`, RowKey wave id:
+ *   waves whose machines are indexed (v2 added migration items, v3 the buckets; waves indexed
+ *   before are indexed again).
  */
+import { createHash } from 'node:crypto';
 import type { TokenCredential } from '@azure/core-auth';
 import type { JournalStorageSettings } from '../config';
 import { ConcurrencyError } from '../domain/errors';
@@ -23,6 +26,7 @@ import { tableStoreFor } from './azureTables';
 import { MemoryTableStore } from './memoryTables';
 import {
   chunks,
+  inParallel,
   MAX_BATCH,
   type Row,
   RowCache,
@@ -99,7 +103,9 @@ export interface Owner {
 const RECORD_RK = 'vm';
 const TARGET_PK = 'target';
 const ITEM_PK = 'item';
-const INDEXED_PK = 'indexedWave.v2';
+const INDEXED_PK = 'indexedWave.v3';
+/** Partitions each index is spread over. */
+const INDEX_BUCKETS = 64;
 /** Waves read per page when looking for waves not indexed yet. */
 const WAVES_PAGE = 20;
 /** A lookup that found nothing re-reads the waves at most this often, in ms (real time). */
@@ -257,16 +263,19 @@ export class ManagementStore {
 
   /** The wave machine that migrates to (or test-migrates to) this VM, if a wave owns it. */
   async ownerOfVm(resourceGroup: string, vmName: string, waves: WaveSource): Promise<Owner | undefined> {
-    return this.#owner(TARGET_PK, `${key(resourceGroup)}|${key(vmName)}`, waves);
+    return this.#owner(indexRow(TARGET_PK, `${key(resourceGroup)}|${key(vmName)}`), waves);
   }
 
   /** The wave machine whose migration item this is (by the item's ARM id), if a wave owns it. */
   async ownerOfItem(itemId: string, waves: WaveSource): Promise<Owner | undefined> {
     const name = /\/replicationMigrationItems\/([^/]+)\/?$/i.exec(itemId)?.[1];
-    return name === undefined ? undefined : this.#owner(ITEM_PK, key(name), waves);
+    return name === undefined ? undefined : this.#owner(indexRow(ITEM_PK, key(name)), waves);
   }
 
-  async #owner(partitionKey: string, rowKey: string, waves: WaveSource): Promise<Owner | undefined> {
+  async #owner(
+    { partitionKey, rowKey }: { partitionKey: string; rowKey: string },
+    waves: WaveSource,
+  ): Promise<Owner | undefined> {
     const found = await this.#store.get(this.#table, partitionKey, rowKey);
     if (found !== undefined) return ownerOf(found);
     // Nothing indexed: a wave created since the last look may own it.
@@ -326,16 +335,15 @@ export class ManagementStore {
         const group = str(plan.targetResourceGroup);
         const vm = str(plan.targetVmName);
         if (group !== undefined && vm !== undefined) {
-          rows.push({ partitionKey: TARGET_PK, rowKey: `${key(group)}|${key(vm)}`, ...owner });
+          rows.push({ ...indexRow(TARGET_PK, `${key(group)}|${key(vm)}`), ...owner });
           rows.push({
-            partitionKey: TARGET_PK,
-            rowKey: `${key(group)}|${key(testVmName(vm))}`,
+            ...indexRow(TARGET_PK, `${key(group)}|${key(testVmName(vm))}`),
             ...owner,
             testVm: true,
           });
         }
         const item = migrationItemName(str(plan.machineId) ?? machine.machineId ?? '');
-        if (item !== undefined) rows.push({ partitionKey: ITEM_PK, rowKey: key(item), ...owner });
+        if (item !== undefined) rows.push({ ...indexRow(ITEM_PK, key(item)), ...owner });
       }
       // A batch holds one partition; upserts make a repeated indexing harmless.
       const byPartition = new Map<string, Row[]>();
@@ -344,15 +352,13 @@ export class ManagementStore {
         if (partition === undefined) byPartition.set(row.partitionKey, [row]);
         else partition.push(row);
       }
-      await Promise.all(
-        [...byPartition.values()].flatMap((partition) =>
-          chunks(partition, MAX_BATCH).map((batch) =>
-            this.#store.transact(
-              this.#table,
-              batch.map((row) => ({ kind: 'upsert' as const, row })),
-            ),
+      await inParallel(
+        [...byPartition.values()].flatMap((partition) => chunks(partition, MAX_BATCH)),
+        (batch) =>
+          this.#store.transact(
+            this.#table,
+            batch.map((row) => ({ kind: 'upsert' as const, row })),
           ),
-        ),
       );
       token = page.continuationToken;
     } while (token !== undefined);
@@ -361,6 +367,12 @@ export class ManagementStore {
     ]);
     this.#indexed.add(waveId);
   }
+}
+
+/** The keys of an index row: its partition is the index's bucket for the RowKey. */
+function indexRow(index: string, rowKey: string): { partitionKey: string; rowKey: string } {
+  const bucket = createHash('sha256').update(rowKey).digest().readUInt16BE(0) % INDEX_BUCKETS;
+  return { partitionKey: `${index}|${String(bucket).padStart(2, '0')}`, rowKey };
 }
 
 function ownerOf(row: Row): Owner {

@@ -75,6 +75,23 @@ export function chunks<T>(items: T[], size: number): T[][] {
   return result;
 }
 
+/** Requests kept in flight at once when writing or reading many rows. */
+const PARALLELISM = 8;
+
+/** `work` for every item, `PARALLELISM` at a time; the results in the items' order. */
+export async function inParallel<T, R>(items: T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLELISM, items.length) }, worker));
+  return results;
+}
+
 /**
  * Rows as last read or written here, with their ETags, least recently used first: a
  * read-modify-write may start from one. Every such write checks the ETag, so a row another writer

@@ -18,6 +18,7 @@ import {
   onboardsFor,
 } from '../../src/store/management';
 import { MemoryTableStore } from '../../src/store/memoryTables';
+import type { Row } from '../../src/store/tables';
 
 const SUB = '/subscriptions/6f1c2a9e-0000-4000-8000-000000000001';
 const vmId = (group: string, name: string) =>
@@ -134,6 +135,57 @@ describe('the owner index', () => {
       instanceId: machineInstanceId('w1', 'app-01'),
     });
     expect(await store.ownerOfItem(`${items}/web-09-77aa`, journal)).toBeUndefined();
+  });
+});
+
+describe('the owner index, spread', () => {
+  it("finds every machine's target VM, test VM and migration item, indexed over many partitions", async () => {
+    const tables = new MemoryTableStore();
+    const spread = new ManagementStore(tables, 'spread');
+    await spread.initialise();
+    const names = Array.from({ length: 40 }, (_, i) => `db-${String(i).padStart(2, '0')}`);
+    await journal.createWave({
+      id: 'w2',
+      name: 'wave two',
+      cutover: 'auto',
+      machines: names.map((name) => ({
+        name,
+        plan: {
+          targetResourceGroup: 'rg-data',
+          targetVmName: `${name}-az`,
+          machineId: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.OffAzure/VMwareSites/site/machines/${name}-10ab`,
+        },
+      })),
+      at: AT,
+    });
+    await journal.updateWave('w2', { status: 'Running', at: AT });
+    const items =
+      '/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/replicationFabrics/f/replicationProtectionContainers/c/replicationMigrationItems';
+    for (const name of names) {
+      const owner = { waveId: 'w2', name, instanceId: machineInstanceId('w2', name) };
+      expect(await spread.ownerOfVm('rg-data', `${name}-az`, journal)).toEqual(owner);
+      expect(await spread.ownerOfVm('RG-DATA', `${name}-az-test`, journal)).toEqual({
+        ...owner,
+        testVm: true,
+      });
+      expect(await spread.ownerOfItem(`${items}/${name}-10ab`, journal)).toEqual(owner);
+    }
+    const rows: Row[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await tables.query('spreadManagedVms', {
+        partitionKey: 'item|',
+        partitionKeyBefore: 'target}',
+        ...(continuationToken === undefined ? {} : { continuationToken }),
+      });
+      rows.push(...page.rows);
+      continuationToken = page.continuationToken;
+    } while (continuationToken !== undefined);
+    const partitions = new Set(rows.map((row) => row.partitionKey));
+    // The wave of the other tests is indexed as well: its one machine has three rows too.
+    expect(rows.filter((row) => row.waveId === 'w2')).toHaveLength(3 * names.length);
+    expect(partitions.size).toBeGreaterThan(20);
+    expect([...partitions].every((pk) => /^(item|target)\|\d\d$/.test(pk))).toBe(true);
   });
 });
 
