@@ -309,10 +309,18 @@ export interface InstanceOutcomesInput {
   instanceIds: string[];
 }
 
+/** The durable runtime statuses of an instance that has ended. */
+const FINISHED_STATUSES = ['Completed', 'Failed', 'Terminated'] as const;
+export type FinishedStatus = (typeof FINISHED_STATUSES)[number];
+
+export function isFinishedStatus(status: string | undefined): status is FinishedStatus {
+  return (FINISHED_STATUSES as readonly (string | undefined)[]).includes(status);
+}
+
 /** The instances among those asked that have ended, with how (durable runtime status) and output. */
 export interface InstanceOutcome {
   instanceId: string;
-  runtimeStatus: 'Completed' | 'Failed' | 'Terminated';
+  runtimeStatus: FinishedStatus;
   output?: unknown;
 }
 

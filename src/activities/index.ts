@@ -10,7 +10,7 @@
  */
 import type { AzureGateways, MigrationItemRecord, StageChangeEvent } from '../azure/types';
 import { AzureOperationError, describeError, normaliseError, retryDelayOf } from '../domain/errors';
-import { isFinalStage, itemStepEnd, type Stage, type TimedStep, tookMs } from '../domain/lifecycle';
+import { FINAL_STAGES, itemStepEnd, type TimedStep, tookMs } from '../domain/lifecycle';
 import { testVmName } from '../domain/names';
 import type { Journal } from '../store/types';
 import {
@@ -26,6 +26,7 @@ import {
   type InstanceOutcome,
   type ItemInput,
   type ItemSnapshot,
+  isFinishedStatus,
   type MachineJob,
   type MachineRef,
   type MachineSteps,
@@ -218,10 +219,7 @@ export function createActivities(deps: ActivityDeps): Activities {
     const wave = await journal.getWave(waveId);
     if (wave?.status !== 'Running') return false;
     const counts = await journal.countByStage(waveId);
-    const ended = (Object.keys(counts) as Stage[])
-      .filter(isFinalStage)
-      .reduce((sum, stage) => sum + counts[stage], 0);
-    return ended === wave.machineCount;
+    return FINAL_STAGES.reduce((sum, stage) => sum + counts[stage], 0) === wave.machineCount;
   }
 
   const notAllowed = (item: MigrationItemRecord, what: string): StartOutcome => ({
@@ -614,7 +612,7 @@ export function createActivities(deps: ActivityDeps): Activities {
       await inChunks(instanceIds, async (instanceId) => {
         const status = await env.instanceStatus(instanceId);
         const runtimeStatus = status?.runtimeStatus;
-        if (runtimeStatus === 'Completed' || runtimeStatus === 'Failed' || runtimeStatus === 'Terminated') {
+        if (isFinishedStatus(runtimeStatus)) {
           outcomes.push({
             instanceId,
             runtimeStatus,

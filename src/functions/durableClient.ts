@@ -3,6 +3,7 @@
  * answers an unknown id with an error), and a start that leaves an existing instance alone.
  */
 import type * as df from 'durable-functions';
+import { isFinishedStatus } from '../activities/contract';
 
 /** The client's error for an instance id it does not know. */
 export function isNotFound(error: unknown): boolean {
@@ -30,12 +31,10 @@ export async function instanceExists(client: df.DurableClient, instanceId: strin
   return (await statusOf(client, instanceId)) !== undefined;
 }
 
-const FINISHED = new Set(['Completed', 'Failed', 'Terminated']);
-
 /** Whether an instance with this id exists and has not finished (running, pending, suspended, continuing). */
 export async function isRunning(client: df.DurableClient, instanceId: string): Promise<boolean> {
   const status = await statusOf(client, instanceId);
-  return status !== undefined && !FINISHED.has(String(status.runtimeStatus));
+  return status !== undefined && !isFinishedStatus(status.runtimeStatus);
 }
 
 /**
