@@ -1,7 +1,8 @@
 /**
  * Crash safety: the host runs as a child process on Azurite and is killed with SIGKILL in the
- * middle of orchestrations; a new host finishes them, and every activity whose completion was
- * committed before the kill left its side effect exactly once.
+ * middle of orchestrations; a new host finishes them. Every activity whose completion was
+ * committed before the kill, or that was scheduled after it, left its side effect exactly once;
+ * one that was scheduled but had no committed result may have run once more.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -108,18 +109,22 @@ describe('a host killed mid-orchestration', () => {
       hubName: 'SampleHub',
       partitionCount: 4,
     });
-    const committed = new Map<string, Set<number>>();
+    // Steps whose scheduling the dead host had committed but whose result it had not: only these
+    // may have run on it without their run counting, so only these may run twice.
+    const uncommitted = new Map<string, Set<number>>();
     for (const id of INSTANCES) {
       const snapshot = await store.load(id);
-      const done = new Set<number>();
       const scheduled = new Map<number, number>();
+      const open = new Set<number>();
       for (const event of snapshot?.history ?? []) {
         if (event.EventType === EventType.TaskScheduled) {
-          scheduled.set(event.EventId, (JSON.parse(event.Input!) as { step: number }).step);
+          const { step } = JSON.parse(event.Input!) as { step: number };
+          scheduled.set(event.EventId, step);
+          open.add(step);
         }
-        if (event.EventType === EventType.TaskCompleted) done.add(scheduled.get(event.TaskScheduledId!)!);
+        if (event.EventType === EventType.TaskCompleted) open.delete(scheduled.get(event.TaskScheduledId!)!);
       }
-      committed.set(id, done);
+      uncommitted.set(id, open);
     }
     expect(before.length).toBeLessThan(INSTANCES.length * STEPS * 2);
 
@@ -134,16 +139,18 @@ describe('a host killed mid-orchestration', () => {
 
     const counts = new Map<string, number>();
     for (const line of traces()) counts.set(line, (counts.get(line) ?? 0) + 1);
-    let repeated = 0;
     for (const id of INSTANCES) {
       for (let step = 0; step < STEPS * 2; step++) {
         const count = counts.get(`${id}:${step}`) ?? 0;
-        expect(count, `${id}:${step}`).toBeGreaterThanOrEqual(1);
-        if (committed.get(id)!.has(step)) expect(count, `${id}:${step} (committed before the kill)`).toBe(1);
-        repeated += count - 1;
+        if (uncommitted.get(id)!.has(step)) {
+          expect(count, `${id}:${step} (in flight at the kill)`).toBeGreaterThanOrEqual(1);
+          expect(count, `${id}:${step} (in flight at the kill)`).toBeLessThanOrEqual(2);
+        } else {
+          expect(count, `${id}:${step} (committed before the kill, or scheduled after it)`).toBe(1);
+        }
       }
     }
-    // Only what was running when the host died runs again: at most one activity slot's worth each.
-    expect(repeated).toBeLessThanOrEqual(8);
+    // The kill came mid-run, with work in flight.
+    expect([...uncommitted.values()].some((open) => open.size > 0)).toBe(true);
   });
 });
