@@ -315,6 +315,15 @@ const retryMachine = route(async (svc, request, client) => {
   if (await isRunning(client, instanceId)) {
     return problem(409, 'Machine still running', `${machine.name}'s pipeline is still running`);
   }
+  // Its failure released the machine: another wave may have taken it since.
+  const holder = await svc.journal.reserveMachine(waveId, machine.name);
+  if (holder !== undefined) {
+    return problem(
+      409,
+      'Machine in another wave',
+      `${machine.name} is in wave ${holder}, which has not finished with it`,
+    );
+  }
   const job = machine.plan as unknown as MachineJob;
   const settings = (wave.options.settings as WaveSettings).pipeline;
   const waveInstance = wave.instanceId ?? waveInstanceId(waveId);

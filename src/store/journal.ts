@@ -18,7 +18,8 @@
  *   one query over its partitions; counting reads one row per shard.
  * - `{prefix}ActiveMachines`: PartitionKey `active`, RowKey machine name: the wave holding it until
  *   it reaches a final stage. A reservation left behind by a crash is taken over once the holding
- *   wave's machine is final.
+ *   wave's machine is final. A retry reserves its final machine again, marked with the stage change
+ *   it retries (`retriedFrom`), which holds until its run records a stage (or for `RETRY_HOLD_MS`).
  *
  * Names are keys in lower case, URI-encoded (RowKey forbids `/`, `\`, `#`, `?`); `|` never occurs
  * in an encoded name nor in a wave id, so it separates key parts.
@@ -96,6 +97,8 @@ const WAVE_PK = 'wave';
 const BY_TIME_PK = 'byTime';
 const IDEMPOTENCY_PK = 'idempotency';
 const ACTIVE_PK = 'active';
+/** Real ms a retry's reservation holds a machine still in its final stage (until its run records one). */
+const RETRY_HOLD_MS = 10 * 60_000;
 
 export interface TableNames {
   waves: string;
@@ -458,9 +461,13 @@ export class TableJournal implements Journal {
       }
       const current = await this.#store.get(this.#tables.active, ACTIVE_PK, row.rowKey);
       if (current === undefined) continue;
-      if (current.waveId === row.waveId) return undefined;
       const holder = String(current.waveId);
-      if (await this.#stillHeld(holder, row.rowKey)) return holder;
+      if (holder === row.waveId) {
+        // Held for this wave already; a retry still marks its hold.
+        if (row.retriedFrom === undefined) return undefined;
+      } else if (await this.#stillHeld(current)) {
+        return holder;
+      }
       try {
         await this.#store.transact(this.#tables.active, [{ kind: 'replace', row, etag: current.etag }]);
         return undefined;
@@ -471,15 +478,24 @@ export class TableJournal implements Journal {
     throw new ConcurrencyError(`Could not reserve machine ${String(row.name)}: too many concurrent changes`);
   }
 
-  /** Whether the wave still has the machine in a non-final stage (else its reservation is stale). */
-  async #stillHeld(waveId: string, key: string): Promise<boolean> {
-    const machine = await this.#machineByKey(waveId, key);
+  /**
+   * Whether the reservation still holds: its wave has the machine in a non-final stage, or a retry
+   * took it (from the final stage it is still in) less than `RETRY_HOLD_MS` ago, and its run has not
+   * recorded a stage yet. Otherwise it is stale.
+   */
+  async #stillHeld(reservation: Row): Promise<boolean> {
+    const waveId = String(reservation.waveId);
+    const machine = await this.#machineByKey(waveId, reservation.rowKey);
     if (machine === undefined) {
       // The holding wave may be being created right now: its rows are written after reservation.
       const wave = await this.getWave(waveId);
       return wave === undefined || wave.status === 'Creating';
     }
-    return !(isStage(machine.stage) && isFinalStage(machine.stage));
+    if (!(isStage(machine.stage) && isFinalStage(machine.stage))) return true;
+    return (
+      reservation.retriedFrom === machine.stageChangedAt &&
+      Date.now() - Date.parse(String(reservation.retriedAt)) < RETRY_HOLD_MS
+    );
   }
 
   async #release(waveId: string, key: string): Promise<void> {
@@ -853,13 +869,26 @@ export class TableJournal implements Journal {
       : { items, continuationToken: result.continuationToken };
   }
 
+  async reserveMachine(waveId: string, name: string): Promise<string | undefined> {
+    const machine = await this.getMachine(waveId, name);
+    if (machine === undefined) throw new NonRetriableError(`Machine ${name} is not in wave ${waveId}`);
+    return this.#reserveOne({
+      partitionKey: ACTIVE_PK,
+      rowKey: machineKey(name),
+      waveId,
+      name,
+      retriedFrom: machine.stageChangedAt,
+      retriedAt: new Date().toISOString(),
+    });
+  }
+
   async findActive(names: string[]): Promise<ActiveMachine[]> {
     const found = await inParallel(names, async (name) => {
       const key = machineKey(name);
       const row = await this.#store.get(this.#tables.active, ACTIVE_PK, key);
       if (row === undefined) return undefined;
       const waveId = String(row.waveId);
-      return (await this.#stillHeld(waveId, key)) ? { name, waveId } : undefined;
+      return (await this.#stillHeld(row)) ? { name, waveId } : undefined;
     });
     return found.filter((a): a is ActiveMachine => a !== undefined);
   }

@@ -195,4 +195,9 @@ export interface Journal {
   listAudit(waveId: string, query?: PageRequest & { machineName?: string }): Promise<Page<AuditEvent>>;
   /** Which of these machines are held by a wave that has not finished with them. */
   findActive(names: string[]): Promise<ActiveMachine[]>;
+  /**
+   * Holds a machine of the wave for it again (a retry of a machine whose final stage had released
+   * it). Answers the id of another wave that holds it meanwhile, else undefined.
+   */
+  reserveMachine(waveId: string, name: string): Promise<string | undefined>;
 }

@@ -2,7 +2,8 @@
  * End to end with a test migration that always fails (the test VM does not boot): every attempt is
  * cleaned up before anything else, the failure is recorded with Azure's error and recommended
  * action, nothing is left behind, and a retry continues from the state in Azure (no second enable)
- * while the finished wave runs again until the retried machine has ended.
+ * while the finished wave runs again until the retried machine has ended; a retried machine is its
+ * wave's again, and one another wave took meanwhile is not retried.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { machineNames, planOf, type Stack, startStack, until } from './pipeline-support';
@@ -82,6 +83,14 @@ describe('a test migration that fails', () => {
     expect(enables()).toBe(1);
     const retry = await stack.api(`waves/${id}/machines/${name}/retry`, { method: 'POST' });
     expect(retry.status).toBe(202);
+    const submit = () =>
+      stack.api('waves', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(planOf([name])),
+      });
+    // The retried machine is its wave's again: no other wave may take it meanwhile.
+    expect((await submit()).status).toBe(409);
     // The finished wave runs again while its machine does, and finishes again when it ends.
     const reopened = await waveOf(id);
     expect(reopened.status).toBe('Running');
@@ -101,5 +110,18 @@ describe('a test migration that fails', () => {
     expect(enables()).toBe(1);
     expect(stack.sim.core.ledgerSummary().leakedTestVms).toBe(0);
     expect((await stack.api(`waves/${id}/machines/${name}/retry`, { method: 'GET' })).status).toBe(404);
+
+    // Failed again, it is free: another wave takes it, and the old wave's retry is refused.
+    const next = await submit();
+    expect(next.status).toBe(202);
+    const { id: nextId } = (await next.json()) as { id: string };
+    const refused = await stack.api(`waves/${id}/machines/${name}/retry`, { method: 'POST' });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ title: 'Machine in another wave' });
+    await until(
+      () => waveOf(nextId),
+      (w) => w.status === 'Completed',
+      'the other wave to complete',
+    );
   });
 });

@@ -2,7 +2,7 @@
  * The journal's behaviour, run against every implementation (in memory in unit tests, Table storage
  * on Azurite in integration tests), so both keep the same semantics.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConcurrencyError, NonRetriableError } from '../../src/domain/errors';
 import type { Stage } from '../../src/domain/lifecycle';
 import type { Journal, NewWave } from '../../src/store/types';
@@ -110,6 +110,64 @@ export function journalContract(label: string, journal: () => Journal, another: 
       expect(await journal().findActive([machines[1]!])).toEqual([]);
       const retried = await journal().createWave(second);
       expect(retried.kind).toBe('created');
+    });
+
+    it('holds a retried machine for its wave again, unless another wave took it meanwhile', async () => {
+      const [machine] = names(1);
+      const first = await journal().createWave(wave([machine!]));
+      if (first.kind !== 'created') throw new Error(`expected created, got ${first.kind}`);
+      let minute = 0;
+      const record = (waveId: string, to: Stage) => {
+        minute += 1;
+        return journal().recordStage({
+          waveId,
+          machineName: machine!,
+          to,
+          at: `2026-11-21T11:${String(minute).padStart(2, '0')}:00.000Z`,
+          changeId: `change-${minute}`,
+          ...(to === 'Failed' ? { error: { code: 'TestFailed', message: 'The test VM did not boot.' } } : {}),
+        });
+      };
+      await record(first.wave.id, 'Failed');
+      expect(await journal().findActive([machine!])).toEqual([]);
+      // The retry holds it while its run has not recorded a stage yet: no other wave may take it.
+      expect(await journal().reserveMachine(first.wave.id, machine!)).toBeUndefined();
+      expect(await journal().findActive([machine!])).toEqual([{ name: machine, waveId: first.wave.id }]);
+      expect((await journal().createWave(wave([machine!]))).kind).toBe('machinesActive');
+      await record(first.wave.id, 'Validating');
+      expect(await journal().findActive([machine!])).toEqual([{ name: machine, waveId: first.wave.id }]);
+      // Failed again: the final stage releases it, and another wave takes it.
+      await record(first.wave.id, 'Failed');
+      expect(await journal().findActive([machine!])).toEqual([]);
+      const second = await journal().createWave(wave([machine!]));
+      if (second.kind !== 'created') throw new Error(`expected created, got ${second.kind}`);
+      expect(await journal().reserveMachine(first.wave.id, machine!)).toBe(second.wave.id);
+      expect(await journal().findActive([machine!])).toEqual([{ name: machine, waveId: second.wave.id }]);
+      await record(second.wave.id, 'Failed');
+      expect(await journal().reserveMachine(first.wave.id, machine!)).toBeUndefined();
+      expect(await journal().findActive([machine!])).toEqual([{ name: machine, waveId: first.wave.id }]);
+    });
+
+    it('lets a retry that never ran hold its machine for a while only', async () => {
+      const [machine] = names(1);
+      const first = await journal().createWave(wave([machine!]));
+      if (first.kind !== 'created') throw new Error(`expected created, got ${first.kind}`);
+      await journal().recordStage({
+        waveId: first.wave.id,
+        machineName: machine!,
+        to: 'Failed',
+        at: '2026-11-21T11:00:00.000Z',
+        changeId: 'failed',
+        error: { code: 'TestFailed', message: 'The test VM did not boot.' },
+      });
+      expect(await journal().reserveMachine(first.wave.id, machine!)).toBeUndefined();
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 11 * 60_000 });
+      try {
+        expect(await journal().findActive([machine!])).toEqual([]);
+        expect((await journal().createWave(wave([machine!]))).kind).toBe('created');
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     it('refuses a wave id with the key separator |', async () => {
