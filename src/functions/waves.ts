@@ -12,11 +12,12 @@
  * POST /api/waves/{waveId}/machines/{name}/retry   run a failed machine again from the state in Azure
  * GET  /api/waves/{waveId}/report.csv              status report in the shape of Microsoft's scripts
  */
+import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { MachineJob } from '../activities/contract';
 import { type MachineStatus, statusReportCsv } from '../domain/csv';
-import { NonRetriableError } from '../domain/errors';
+import { ConcurrencyError, NonRetriableError } from '../domain/errors';
 import { isFinalStage, STAGES, type Stage } from '../domain/lifecycle';
 import { machineInstanceId, waveInstanceId } from '../domain/names';
 import type { PipelineInput } from '../orchestrations/vmPipeline';
@@ -297,6 +298,14 @@ function steer(event: 'Cancel' | 'Pause' | 'Resume') {
   });
 }
 
+/**
+ * A Failed machine, or one whose retry was recorded but whose run never started (the request died
+ * in between): stage Queued with the stage it failed in still set.
+ */
+function retriable(machine: MachineRecord): boolean {
+  return machine.stage === 'Failed' || (machine.stage === 'Queued' && machine.failedStage !== undefined);
+}
+
 const retryMachine = route(async (svc, request, client) => {
   const { waveId, name } = request.params as { waveId: string; name: string };
   const [wave, machine] = await Promise.all([
@@ -304,7 +313,7 @@ const retryMachine = route(async (svc, request, client) => {
     svc.journal.getMachine(waveId, name),
   ]);
   if (wave === undefined || machine === undefined) return notFound(`machine ${name} of wave ${waveId}`);
-  if (machine.stage !== 'Failed') {
+  if (!retriable(machine)) {
     return problem(
       409,
       'Machine not failed',
@@ -323,6 +332,26 @@ const retryMachine = route(async (svc, request, client) => {
       'Machine in another wave',
       `${machine.name} is in wave ${holder}, which has not finished with it`,
     );
+  }
+  // Queued again at once: the wave's counts show it, and the wave does not finish before its run.
+  // Never recorded before the failure it retries (a rehearsal's stage times run ahead of this clock).
+  const at = new Date(Math.max(Date.now(), Date.parse(machine.stageChangedAt) + 1)).toISOString();
+  const actor = actorOf(request, undefined);
+  try {
+    await svc.journal.recordStage({
+      waveId,
+      machineName: machine.name,
+      to: 'Queued',
+      at,
+      changeId: `retry:${randomUUID()}`,
+      // A second retry sent meanwhile finds the machine changed.
+      ifStageIn: [machine.stage],
+      reason: `retry of the failure in ${machine.failedStage ?? 'an unknown stage'}`,
+      ...(actor === undefined ? {} : { actor }),
+    });
+  } catch (error) {
+    if (!(error instanceof ConcurrencyError)) throw error;
+    return problem(409, 'Machine changed', `${machine.name} changed meanwhile; read it again`);
   }
   const job = machine.plan as unknown as MachineJob;
   const settings = (wave.options.settings as WaveSettings).pipeline;

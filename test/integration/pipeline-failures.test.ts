@@ -91,10 +91,17 @@ describe('a test migration that fails', () => {
       });
     // The retried machine is its wave's again: no other wave may take it meanwhile.
     expect((await submit()).status).toBe(409);
-    // The finished wave runs again while its machine does, and finishes again when it ends.
+    // Queued again at once; the finished wave runs again while its machine does, and finishes
+    // again when it ends.
     const reopened = await waveOf(id);
     expect(reopened.status).toBe('Running');
     expect(reopened.completedAt).toBeUndefined();
+    expect(reopened.counts.Failed).toBe(0);
+    expect((await machine(id, name)).timeline).toContainEqual(
+      expect.objectContaining({ to: 'Queued', reason: 'retry of the failure in TestMigrating' }),
+    );
+    const twice = await stack.api(`waves/${id}/machines/${name}/retry`, { method: 'POST' });
+    expect(twice.status).toBe(409);
     const again = await until(
       () => machine(id, name),
       (m) => m.stage === 'Failed' && posts('testmigratecleanup') === 4,
