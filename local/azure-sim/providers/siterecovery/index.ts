@@ -432,17 +432,11 @@ export const createSiteRecoveryProvider: ProviderFactory = (sim: SimContext): Re
   function checkTargetName(targetRgId: string, vmName: string, exceptItemId?: string): void {
     const taken =
       store
-        .allItems()
-        .some(
-          (r) =>
-            !sameId(r.id, exceptItemId) &&
-            !viewItem(r, sim.clock.now(), timing).deleted &&
-            sameId(r.settings.targetResourceGroupId, targetRgId) &&
-            sameId(r.settings.targetVmName, vmName),
-        ) ||
-      sim.compute
-        .listVms()
-        .some((vm) => sameId(vm.resourceGroup, lastSegment(targetRgId)) && sameId(vm.name, vmName));
+        .itemsTargeting(targetRgId, vmName)
+        .some((r) => !sameId(r.id, exceptItemId) && !viewItem(r, sim.clock.now(), timing).deleted) ||
+      sim.compute.getVm(
+        `/subscriptions/${sim.subscriptionId}/resourceGroups/${lastSegment(targetRgId)}/providers/Microsoft.Compute/virtualMachines/${vmName}`,
+      ) !== undefined;
     if (taken) {
       throw ArmError.badRequest(
         'TargetVmNameNotUnique',
@@ -522,14 +516,14 @@ export const createSiteRecoveryProvider: ProviderFactory = (sim: SimContext): Re
         [{ code: 'VMwareMachineNotFound', message: 'Unknown machine.', target: 'vmwareMachineId' }],
       );
     }
-    const live = liveItems(() => true);
-    const twin = live.find(({ record }) =>
-      sameId(record.settings.vmwareMachineId, input.settings.vmwareMachineId),
-    );
+    // Items found through the store's indexes, not a scan of the vault: an enable is O(its appliance).
+    const twin = store
+      .itemsOfMachine(input.settings.vmwareMachineId)
+      .find((record) => !settle(record).deleted);
     if (twin) {
       throw ArmError.conflict(
         'MachineAlreadyReplicating',
-        `The machine '${machine.name}' is already being replicated by migration item '${twin.record.name}'.`,
+        `The machine '${machine.name}' is already being replicated by migration item '${twin.name}'.`,
       );
     }
     for (const disk of input.settings.disksToInclude) {
@@ -545,7 +539,7 @@ export const createSiteRecoveryProvider: ProviderFactory = (sim: SimContext): Re
     checkLandingZone(settings);
     checkTargetName(settings.targetResourceGroupId, settings.targetVmName);
     const limits = estate.appliances.find((a) => a.name === appliance)!;
-    const held = live.filter(({ record }) => record.appliance === appliance).length;
+    const held = store.itemsOfAppliance(appliance).filter((record) => !settle(record).deleted).length;
     if (held >= limits.maxConcurrentReplications) {
       throw ArmError.conflict(
         'MaxConcurrentReplicationsReached',
@@ -749,7 +743,7 @@ export const createSiteRecoveryProvider: ProviderFactory = (sim: SimContext): Re
       fabricFriendlyName: appliance,
       friendlyName: containerName(appliance),
       fabricType: 'VMwareV2',
-      protectedItemCount: liveItems((r) => r.appliance === appliance).length,
+      protectedItemCount: store.itemsOfAppliance(appliance).filter((r) => !settle(r).deleted).length,
       pairingStatus: 'Paired',
       role: 'Primary',
       fabricSpecificDetails: { instanceType: 'VMwareV2' },

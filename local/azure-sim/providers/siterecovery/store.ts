@@ -46,8 +46,29 @@ export interface AppliedEffects {
   targetVmId?: string;
 }
 
+type IndexName = 'appliance' | 'machine' | 'target';
+
+/** The keys an item is found by without a scan of the vault (see SiteRecoveryStore's indexes). */
+function indexKeys(record: MigrationItemRecord): { index: IndexName; key: string }[] {
+  return [
+    { index: 'appliance', key: record.appliance },
+    { index: 'machine', key: record.settings.vmwareMachineId.toLowerCase() },
+    { index: 'target', key: targetKey(record.settings.targetResourceGroupId, record.settings.targetVmName) },
+  ];
+}
+
+function targetKey(resourceGroupId: string, vmName: string): string {
+  return `${resourceGroupId}|${vmName}`.toLowerCase();
+}
+
 export class SiteRecoveryStore {
   private readonly items = new Map<string, MigrationItemRecord>();
+  /** Item ids by appliance, by VMware machine id and by target VM (resource group and name). */
+  private readonly indexes: Record<IndexName, Map<string, Set<string>>> = {
+    appliance: new Map(),
+    machine: new Map(),
+    target: new Map(),
+  };
   private readonly jobs = new Map<string, JobRecord>();
   private readonly effects = new Map<string, AppliedEffects>();
   /** Test VMs created by test migrations, by VM id, kept after their item is gone. */
@@ -64,11 +85,48 @@ export class SiteRecoveryStore {
   }
 
   putItem(record: MigrationItemRecord): void {
-    this.items.set(record.id.toLowerCase(), record);
+    const id = record.id.toLowerCase();
+    this.#unindex(id);
+    this.items.set(id, record);
+    for (const { index, key } of indexKeys(record)) {
+      const ids = this.indexes[index].get(key) ?? new Set<string>();
+      ids.add(id);
+      this.indexes[index].set(key, ids);
+    }
   }
 
   removeItem(id: string): void {
+    this.#unindex(id.toLowerCase());
     this.items.delete(id.toLowerCase());
+  }
+
+  #unindex(id: string): void {
+    const previous = this.items.get(id);
+    if (previous === undefined) return;
+    for (const { index, key } of indexKeys(previous)) {
+      const ids = this.indexes[index].get(key);
+      ids?.delete(id);
+      if (ids?.size === 0) this.indexes[index].delete(key);
+    }
+  }
+
+  #found(index: IndexName, key: string): MigrationItemRecord[] {
+    return [...(this.indexes[index].get(key) ?? [])].map((id) => this.items.get(id)!);
+  }
+
+  /** The appliance's items (each enable counts its replications). */
+  itemsOfAppliance(appliance: string): MigrationItemRecord[] {
+    return this.#found('appliance', appliance);
+  }
+
+  /** The items replicating this VMware machine. */
+  itemsOfMachine(vmwareMachineId: string): MigrationItemRecord[] {
+    return this.#found('machine', vmwareMachineId.toLowerCase());
+  }
+
+  /** The items whose target VM is this one. */
+  itemsTargeting(resourceGroupId: string, vmName: string): MigrationItemRecord[] {
+    return this.#found('target', targetKey(resourceGroupId, vmName));
   }
 
   allItems(): MigrationItemRecord[] {
