@@ -57,6 +57,20 @@ describe('simulated ARM through the SDK', () => {
     expect(forged.status).toBe(401);
   });
 
+  it('checks every token it has not seen, after it accepted one', async () => {
+    const url = `${sim.armUrl}/subscriptions/${estate.subscriptionId}?api-version=2022-12-01`;
+    const good = await token(sim);
+    const call = (bearer: string) => fetch(url, { headers: { authorization: `Bearer ${bearer}` } });
+    expect((await call(good)).status).toBe(200);
+    expect((await call(good)).status).toBe(200);
+    const [header, payload, signature] = good.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const altered = Buffer.from(JSON.stringify({ ...claims, oid: 'someone-else' })).toString('base64url');
+    expect((await call(`${header}.${altered}.${signature}`)).status).toBe(401);
+    const flipped = `${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`;
+    expect((await call(`${header}.${payload}.${flipped}`)).status).toBe(401);
+  });
+
   it('lets DefaultAzureCredential authenticate from the standard environment variables', async () => {
     const saved = { ...process.env };
     Object.assign(process.env, sim.env());

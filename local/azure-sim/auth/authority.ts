@@ -41,6 +41,8 @@ export interface Authority {
 const DEFAULT_LIFETIME_SECONDS = 3600;
 /** Audiences ARM accepts (without trailing slash); SDK clients with a custom endpoint ask for that endpoint instead. */
 const ARM_AUDIENCES = ['https://management.azure.com', 'https://management.core.windows.net'];
+/** Tokens whose verified claims are kept (oldest dropped first). */
+const VERIFIED_TOKENS = 64;
 
 export function createAuthority(options: AuthorityOptions): Authority {
   const { tenantId } = options;
@@ -108,6 +110,18 @@ export function createAuthority(options: AuthorityOptions): Authority {
     };
   };
 
+  /** Claims of tokens whose signature checked out: a client sends the same token for an hour. */
+  const signed = new Map<string, Record<string, unknown>>();
+  const verified = (token: string) => {
+    const known = signed.get(token);
+    if (known !== undefined) return known;
+    const claims = verifyJwt(token, keys.publicKey);
+    if (claims === undefined) return undefined;
+    if (signed.size >= VERIFIED_TOKENS) signed.delete(signed.keys().next().value!);
+    signed.set(token, claims);
+    return claims;
+  };
+
   return {
     tenantId,
     handle(method, path, body, baseUrl) {
@@ -157,7 +171,7 @@ export function createAuthority(options: AuthorityOptions): Authority {
         };
       }
       const token = /^Bearer\s+(.+)$/i.exec(authorization)?.[1];
-      const claims = token ? verifyJwt(token, keys.publicKey) : undefined;
+      const claims = token ? verified(token) : undefined;
       if (!claims || claims.tid !== tenantId) {
         return {
           ok: false,
