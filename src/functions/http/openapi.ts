@@ -49,11 +49,11 @@ const MACHINE: Parameter = {
   description: "The machine's name in the wave (its source name).",
   schema: string,
 };
-const PAGE_SIZE = (what: string, zero: string): Parameter => ({
+const PAGE_SIZE = (description: string, minimum: number): Parameter => ({
   name: 'pageSize',
   in: 'query',
-  description: `${what} per page (at most 1000).${zero}`,
-  schema: { type: 'integer', minimum: 0, maximum: 1000 },
+  description,
+  schema: { type: 'integer', minimum, maximum: 1000 },
 });
 const CONTINUATION: Parameter = {
   name: 'continuationToken',
@@ -111,7 +111,7 @@ const steer = (event: 'cancel' | 'pause' | 'resume', summary: string): Operation
   },
 });
 
-export const OPERATIONS: readonly Operation[] = [
+const OPERATIONS: readonly Operation[] = [
   {
     operationId: 'health',
     method: 'get',
@@ -170,7 +170,7 @@ export const OPERATIONS: readonly Operation[] = [
     path: '/waves',
     summary: 'The waves, newest first, paged.',
     key: false,
-    parameters: [PAGE_SIZE('Waves', ''), CONTINUATION],
+    parameters: [PAGE_SIZE('Waves per page (at most 1000).', 1), CONTINUATION],
     responses: { '200': { description: 'A page of waves.', content: JSON_OBJECT } },
   },
   {
@@ -181,7 +181,7 @@ export const OPERATIONS: readonly Operation[] = [
     key: false,
     parameters: [
       WAVE_ID,
-      PAGE_SIZE('Machines', ' 0 lists none (for watchers that poll). Default 100.'),
+      PAGE_SIZE('Machines per page (at most 1000, default 100); 0 lists none, for watchers that poll.', 0),
       CONTINUATION,
       {
         name: 'stage',
