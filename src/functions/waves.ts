@@ -325,7 +325,7 @@ const retryMachine = route(async (svc, request, client) => {
     return problem(409, 'Machine still running', `${machine.name}'s pipeline is still running`);
   }
   // Its failure released the machine: another wave may have taken it since.
-  const holder = await svc.journal.reserveMachine(waveId, machine.name);
+  const holder = await svc.journal.reserveMachine(machine);
   if (holder !== undefined) {
     return problem(
       409,

@@ -869,14 +869,12 @@ export class TableJournal implements Journal {
       : { items, continuationToken: result.continuationToken };
   }
 
-  async reserveMachine(waveId: string, name: string): Promise<string | undefined> {
-    const machine = await this.getMachine(waveId, name);
-    if (machine === undefined) throw new NonRetriableError(`Machine ${name} is not in wave ${waveId}`);
+  reserveMachine(machine: MachineRecord): Promise<string | undefined> {
     return this.#reserveOne({
       partitionKey: ACTIVE_PK,
-      rowKey: machineKey(name),
-      waveId,
-      name,
+      rowKey: machineKey(machine.name),
+      waveId: machine.waveId,
+      name: machine.name,
       retriedFrom: machine.stageChangedAt,
       retriedAt: new Date().toISOString(),
     });

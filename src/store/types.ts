@@ -196,8 +196,8 @@ export interface Journal {
   /** Which of these machines are held by a wave that has not finished with them. */
   findActive(names: string[]): Promise<ActiveMachine[]>;
   /**
-   * Holds a machine of the wave for it again (a retry of a machine whose final stage had released
-   * it). Answers the id of another wave that holds it meanwhile, else undefined.
+   * Holds a machine for its wave again (a retry of a machine whose final stage had released it),
+   * as the caller read it. Answers the id of another wave that holds it meanwhile, else undefined.
    */
-  reserveMachine(waveId: string, name: string): Promise<string | undefined>;
+  reserveMachine(machine: MachineRecord): Promise<string | undefined>;
 }

@@ -128,23 +128,23 @@ export function journalContract(label: string, journal: () => Journal, another: 
           ...(to === 'Failed' ? { error: { code: 'TestFailed', message: 'The test VM did not boot.' } } : {}),
         });
       };
-      await record(first.wave.id, 'Failed');
+      const failed = await record(first.wave.id, 'Failed');
       expect(await journal().findActive([machine!])).toEqual([]);
       // The retry holds it while its run has not recorded a stage yet: no other wave may take it.
-      expect(await journal().reserveMachine(first.wave.id, machine!)).toBeUndefined();
+      expect(await journal().reserveMachine(failed)).toBeUndefined();
       expect(await journal().findActive([machine!])).toEqual([{ name: machine, waveId: first.wave.id }]);
       expect((await journal().createWave(wave([machine!]))).kind).toBe('machinesActive');
       await record(first.wave.id, 'Validating');
       expect(await journal().findActive([machine!])).toEqual([{ name: machine, waveId: first.wave.id }]);
       // Failed again: the final stage releases it, and another wave takes it.
-      await record(first.wave.id, 'Failed');
+      const failedAgain = await record(first.wave.id, 'Failed');
       expect(await journal().findActive([machine!])).toEqual([]);
       const second = await journal().createWave(wave([machine!]));
       if (second.kind !== 'created') throw new Error(`expected created, got ${second.kind}`);
-      expect(await journal().reserveMachine(first.wave.id, machine!)).toBe(second.wave.id);
+      expect(await journal().reserveMachine(failedAgain)).toBe(second.wave.id);
       expect(await journal().findActive([machine!])).toEqual([{ name: machine, waveId: second.wave.id }]);
       await record(second.wave.id, 'Failed');
-      expect(await journal().reserveMachine(first.wave.id, machine!)).toBeUndefined();
+      expect(await journal().reserveMachine(failedAgain)).toBeUndefined();
       expect(await journal().findActive([machine!])).toEqual([{ name: machine, waveId: first.wave.id }]);
     });
 
@@ -152,7 +152,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
       const [machine] = names(1);
       const first = await journal().createWave(wave([machine!]));
       if (first.kind !== 'created') throw new Error(`expected created, got ${first.kind}`);
-      await journal().recordStage({
+      const failed = await journal().recordStage({
         waveId: first.wave.id,
         machineName: machine!,
         to: 'Failed',
@@ -160,7 +160,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
         changeId: 'failed',
         error: { code: 'TestFailed', message: 'The test VM did not boot.' },
       });
-      expect(await journal().reserveMachine(first.wave.id, machine!)).toBeUndefined();
+      expect(await journal().reserveMachine(failed)).toBeUndefined();
       vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 11 * 60_000 });
       try {
         expect(await journal().findActive([machine!])).toEqual([]);
