@@ -63,12 +63,24 @@ export function parseRehearseArgs(
   };
 }
 
+/** Virtual hours per stage that took any time: p50/p90/max, and the timing model's in brackets. */
+function stagesText(summary: RehearsalSummary): string {
+  const parts = Object.entries(summary.stageHours)
+    .filter(([, h]) => h.max > 0)
+    .map(
+      ([stage, h]) =>
+        `${stage} ${h.p50}/${h.p90}/${h.max}${h.modelHours === undefined ? '' : ` (${h.modelHours})`}`,
+    );
+  return `virtual hours per stage, p50/p90/max (timing model): ${parts.join(', ') || 'none'}`;
+}
+
 export function summaryText(summary: RehearsalSummary): string {
   const l = summary.ledger;
   return [
     `wave ${summary.waveId}: ${summary.onboarded}/${summary.machines} onboarded, ${summary.failed} failed, ${summary.cancelled} cancelled, ${summary.notFinished} not finished`,
     `virtual makespan ${summary.virtualMakespanHours} h (lower bound ${summary.lowerBoundHours} h, efficiency ${summary.efficiency}), ${summary.wallSeconds} s wall at ${summary.timeScale}x, ${summary.chaosKills} host kill(s)`,
     `ledger: ${l.armReads} ARM reads, ${l.armWrites} ARM writes, ${l.functionExecutions} function executions; duplicate migrate calls ${l.duplicateMigrateCalls}, leaked test VMs ${l.leakedTestVms}, undeleted migration items ${l.undeletedMigrationItems}`,
+    stagesText(summary),
   ].join('\n');
 }
 

@@ -18,10 +18,13 @@ import {
   type Plan,
   type PlanInput,
   type Problem,
+  STAGES,
+  type Stage,
+  type Timing,
   timingWith,
   waveLowerBoundMinutes,
 } from '../../src/domain';
-import { FactoryApi, type WaveView } from './api';
+import { FactoryApi, type MachineView, type WaveView } from './api';
 import { finishedCount, waveProgress } from './progress';
 
 export interface RehearsalOptions {
@@ -54,6 +57,8 @@ export interface RehearsalSummary {
   timeScale: number;
   wallSeconds: number;
   chaosKills: number;
+  /** Where the virtual time went: see `stageHours`. */
+  stageHours: Partial<Record<Stage, StageHours>>;
   ledger: {
     armReads: number;
     armWrites: number;
@@ -62,6 +67,78 @@ export interface RehearsalSummary {
     undeletedMigrationItems: number;
     functionExecutions: number;
   };
+}
+
+/** Virtual hours the machines spent in one stage, beside the timing model's duration of its step. */
+export interface StageHours {
+  /** Machines that left the stage. */
+  machines: number;
+  p50: number;
+  p90: number;
+  max: number;
+  /** The step's duration in the timing model (contracts.md section 3), where the stage is one step. */
+  modelHours?: number;
+}
+
+/** The stages whose time is one step of the timing model. */
+const MODEL_STEPS: Partial<Record<Stage, keyof Timing>> = {
+  Replicating: 'enableReplicationMinutes',
+  TestMigrating: 'testMigrateMinutes',
+  CleaningUpTest: 'testCleanupMinutes',
+  MigratingCutover: 'migrateMinutes',
+  Completing: 'completeMinutes',
+  Onboarding: 'onboardingMinutes',
+};
+
+/** The nearest-rank percentile `p` of ascending `sorted` values. */
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+}
+
+/**
+ * Time each stage took, in virtual hours, from the machines' stage entry times: a stage lasts until
+ * the next one is entered (the last entry of a stage counts, so a retried stage counts from its last
+ * start). A machine's last stage (final, or the one it is still in) has no duration.
+ *
+ * `submittedAt` (virtual ms) replaces the Queued entries: the HTTP API stamps them with the host's
+ * wall clock, which a rehearsal's virtual clock runs ahead of; the pipelines stamp the later ones
+ * on the virtual clock.
+ */
+export function stageHours(
+  machines: Pick<MachineView, 'stageTimes'>[],
+  timing: Timing,
+  submittedAt?: number,
+): Partial<Record<Stage, StageHours>> {
+  const spent = new Map<Stage, number[]>();
+  for (const machine of machines) {
+    const entered = Object.entries(machine.stageTimes ?? {})
+      .map(([stage, at]) => ({
+        stage: stage as Stage,
+        at: stage === 'Queued' && submittedAt !== undefined ? submittedAt : Date.parse(at ?? ''),
+      }))
+      .filter((entry) => Number.isFinite(entry.at))
+      .sort((a, b) => a.at - b.at || STAGES.indexOf(a.stage) - STAGES.indexOf(b.stage));
+    for (let i = 0; i + 1 < entered.length; i++) {
+      const { stage, at } = entered[i]!;
+      const list = spent.get(stage) ?? [];
+      list.push((entered[i + 1]!.at - at) / 3_600_000);
+      spent.set(stage, list);
+    }
+  }
+  const hours: Partial<Record<Stage, StageHours>> = {};
+  for (const stage of STAGES) {
+    const list = spent.get(stage)?.sort((a, b) => a - b);
+    if (list === undefined) continue;
+    const step = MODEL_STEPS[stage];
+    hours[stage] = {
+      machines: list.length,
+      p50: round(percentile(list, 50)),
+      p90: round(percentile(list, 90)),
+      max: round(list.at(-1)!),
+      ...(step === undefined ? {} : { modelHours: round(timing[step] / 60) }),
+    };
+  }
+  return hours;
 }
 
 export type RehearsalOutcome =
@@ -290,6 +367,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalOutc
       timeScale,
       wallSeconds: round((Date.now() - wallStart) / 1000),
       chaosKills: kills,
+      stageHours: stageHours(wave.machines, timing, virtualStart),
       ledger: {
         armReads: ledger.armReads,
         armWrites: ledger.armWrites,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseRehearseArgs } from '../../cli/commands/rehearse';
-import { autoTimeScale, defaultPlan } from '../../cli/lib/rehearsal';
+import { autoTimeScale, defaultPlan, stageHours } from '../../cli/lib/rehearsal';
 import { generateEstate } from '../../local/azure-sim/estate/generate';
-import { checkPlanJson, inventoryFromEstate } from '../../src/domain';
+import { checkPlanJson, inventoryFromEstate, TIMING_MINUTES } from '../../src/domain';
 
 describe('factory rehearse arguments', () => {
   it('leaves the time scale to the rehearsal unless given', () => {
@@ -77,5 +77,43 @@ describe('the default rehearsal plan', () => {
     expect(plan.machines[0]?.target.virtualNetwork).toBe(estate.virtualNetworks[0]?.name);
     expect(plan.machines[0]?.target.testNetwork).toBe(estate.virtualNetworks[1]?.name);
     expect(checkPlanJson(plan, { inventory }).problems).toEqual([]);
+  });
+});
+
+describe('virtual hours per stage', () => {
+  const at = (hours: number) => new Date(Date.UTC(2026, 0, 1) + hours * 3_600_000).toISOString();
+
+  it('counts a stage until the next one entered, with percentiles and the timing model', () => {
+    // Ten machines: stage times listed out of order; Completing takes 0.1 h ... 1.0 h.
+    const machines = Array.from({ length: 10 }, (_, i) => ({
+      stageTimes: {
+        Done: at(3.5 + (i + 1) / 10),
+        Completing: at(3.5),
+        Queued: at(0),
+        // Entered at the same instant: the stage order says which came first.
+        ReadyForCutover: at(3),
+        MigratingCutover: at(3),
+      },
+    }));
+    const hours = stageHours(machines, { ...TIMING_MINUTES, completeMinutes: 6 });
+    expect(Object.keys(hours)).toEqual(['Queued', 'ReadyForCutover', 'MigratingCutover', 'Completing']);
+    expect(hours.Queued).toEqual({ machines: 10, p50: 3, p90: 3, max: 3 });
+    expect(hours.ReadyForCutover).toMatchObject({ p50: 0, max: 0 });
+    expect(hours.MigratingCutover).toEqual({ machines: 10, p50: 0.5, p90: 0.5, max: 0.5, modelHours: 0.333 });
+    expect(hours.Completing).toEqual({ machines: 10, p50: 0.5, p90: 0.9, max: 1, modelHours: 0.1 });
+  });
+
+  it('counts Queued from the submission when given one', () => {
+    const machines = [{ stageTimes: { Queued: at(-1), Validating: at(0.5) } }];
+    expect(stageHours(machines, TIMING_MINUTES).Queued?.max).toBe(1.5);
+    expect(stageHours(machines, TIMING_MINUTES, Date.parse(at(0.25))).Queued?.max).toBe(0.25);
+  });
+
+  it('gives no duration to the stage a machine is in or ended in', () => {
+    const hours = stageHours(
+      [{ stageTimes: { Queued: at(0), Validating: at(0.25) } }, { stageTimes: { Queued: at(1) } }, {}],
+      TIMING_MINUTES,
+    );
+    expect(hours).toEqual({ Queued: { machines: 1, p50: 0.25, p90: 0.25, max: 0.25 } });
   });
 });
