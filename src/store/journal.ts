@@ -670,8 +670,11 @@ export class TableJournal implements Journal {
       }
     }
     const key = machineKey(first.machineName);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const row = await this.#machineRow(first.waveId, first.machineName);
+    // A refusal by `ifStageIn` stands only on a row read from the table just now: the row kept here
+    // may be older than another instance's write.
+    let refused = false;
+    attempts: for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const row = await this.#machineRow(first.waveId, first.machineName, refused);
       let updated: Row = row;
       let remembered = parseJson<string[]>(row.changes) ?? [];
       let stageTimes = parseJson<Record<string, string>>(row.stageTimes) ?? {};
@@ -682,6 +685,10 @@ export class TableJournal implements Journal {
         if (remembered.includes(change.changeId)) continue;
         const from = isStage(updated.stage) ? updated.stage : 'Queued';
         if (change.ifStageIn !== undefined && !change.ifStageIn.includes(from)) {
+          if (!refused) {
+            refused = true;
+            continue attempts;
+          }
           throw new ConcurrencyError(
             `${change.machineName} is ${from}, not ${change.ifStageIn.join(' or ')}: change to ${change.to} refused`,
           );
@@ -892,9 +899,11 @@ export class TableJournal implements Journal {
   }
 
   /** A machine's row for a read-modify-write: as last seen here, else read now. */
-  async #machineRow(waveId: string, name: string): Promise<Row> {
+  /** The machine's row, as kept here unless `fresh` asks for a read. */
+  async #machineRow(waveId: string, name: string, fresh = false): Promise<Row> {
     const key = machineKey(name);
     const partitionKey = await this.#partitionOf(waveId, key);
+    if (fresh && partitionKey !== undefined) this.#rows.forget(partitionKey, machineRk(key));
     const row = partitionKey === undefined ? undefined : await this.#rowOf(partitionKey, machineRk(key));
     if (row === undefined) throw new NonRetriableError(`Machine ${name} is not in wave ${waveId}`);
     return row;

@@ -3,9 +3,12 @@
  * cleaned up before anything else, the failure is recorded with Azure's error and recommended
  * action, nothing is left behind, and a retry continues from the state in Azure (no second enable)
  * while the finished wave runs again until the retried machine has ended; a retried machine is its
- * wave's again, and one another wave took meanwhile is not retried.
+ * wave's again, a retry whose request died before the run started is taken up by the next one, and
+ * one another wave took meanwhile is not retried.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config';
+import { createJournal } from '../../src/store';
 import { machineNames, planOf, type Stack, startStack, until } from './pipeline-support';
 
 interface MachineView {
@@ -117,6 +120,40 @@ describe('a test migration that fails', () => {
     expect(enables()).toBe(1);
     expect(stack.sim.core.ledgerSummary().leakedTestVms).toBe(0);
     expect((await stack.api(`waves/${id}/machines/${name}/retry`, { method: 'GET' })).status).toBe(404);
+
+    // A retry request that died after the route's journal writes and before the run started: the
+    // machine is Queued with its failed stage, reserved, and nothing runs it; its wave still reads
+    // Completed. The next retry takes it up, and the wave runs again until it has ended.
+    const journal = await createJournal(loadConfig(process.env).journal);
+    const stranded = (await journal.getMachine(id, name))!;
+    expect(await journal.reserveMachine(stranded)).toBeUndefined();
+    await journal.recordStage({
+      waveId: id,
+      machineName: name,
+      to: 'Queued',
+      at: new Date(Date.parse(stranded.stageChangedAt) + 1).toISOString(),
+      changeId: 'retry:the-request-that-died',
+      ifStageIn: ['Failed'],
+      reason: 'retry of the failure in TestMigrating',
+    });
+    expect(await machine(id, name)).toMatchObject({ stage: 'Queued', failedStage: 'TestMigrating' });
+    expect((await waveOf(id)).status).toBe('Completed');
+    const takenUp = await stack.api(`waves/${id}/machines/${name}/retry`, { method: 'POST' });
+    expect(takenUp.status).toBe(202);
+    expect(await takenUp.json()).toMatchObject({ retriedFrom: 'TestMigrating' });
+    expect((await waveOf(id)).status).toBe('Running');
+    await until(
+      () => machine(id, name),
+      (m) => m.stage === 'Failed' && posts('testmigratecleanup') === 6,
+      'the stranded retry to run and fail again',
+    );
+    await until(
+      () => waveOf(id),
+      (w) => w.status === 'Completed',
+      'the wave to complete a third time',
+    );
+    expect(enables()).toBe(1);
+    expect(stack.sim.core.ledgerSummary().leakedTestVms).toBe(0);
 
     // Failed again, it is free: another wave takes it, and the old wave's retry is refused.
     const next = await submit();

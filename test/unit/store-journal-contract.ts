@@ -333,6 +333,63 @@ export function journalContract(label: string, journal: () => Journal, another: 
       expect(audit.items.map((e) => e.to)).toEqual(['Validating', 'Replicating', 'InitialSeeding']);
     });
 
+    it('judges ifStageIn by the stage another instance recorded since this one last saw the machine', async () => {
+      const machines = names(1);
+      const created = await journal().createWave(wave(machines));
+      if (created.kind !== 'created') throw new Error('wave not created');
+      const waveId = created.wave.id;
+      const machineName = machines[0]!;
+      await journal().recordStage({
+        waveId,
+        machineName,
+        to: 'Validating',
+        at: '2026-11-21T10:01:00.000Z',
+        changeId: 'seen',
+      });
+      await another().recordStage({
+        waveId,
+        machineName,
+        to: 'Replicating',
+        at: '2026-11-21T10:02:00.000Z',
+        changeId: 'unseen',
+      });
+      // This instance last saw Validating; the machine is Replicating now.
+      await expect(
+        journal().recordStage({
+          waveId,
+          machineName,
+          to: 'Failed',
+          at: '2026-11-21T10:03:00.000Z',
+          changeId: 'refused',
+          ifStageIn: ['Validating'],
+          error: { code: 'Stale', message: 'judged on a stale stage' },
+        }),
+      ).rejects.toBeInstanceOf(ConcurrencyError);
+      await another().recordStage({
+        waveId,
+        machineName,
+        to: 'InitialSeeding',
+        at: '2026-11-21T10:04:00.000Z',
+        changeId: 'unseen-2',
+      });
+      const moved = await journal().recordStage({
+        waveId,
+        machineName,
+        to: 'ReadyToTest',
+        at: '2026-11-21T10:05:00.000Z',
+        changeId: 'allowed',
+        ifStageIn: ['InitialSeeding'],
+      });
+      expect(moved.stage).toBe('ReadyToTest');
+      const audit = await another().listAudit(waveId, { machineName });
+      expect(audit.items.map((e) => e.to)).toEqual([
+        'Validating',
+        'Replicating',
+        'InitialSeeding',
+        'ReadyToTest',
+      ]);
+    });
+
     it("records a machine's changes given together in order: each audited, counted net, a replay skipped", async () => {
       const machines = names(2);
       const created = await journal().createWave(wave(machines));
