@@ -898,8 +898,7 @@ export class TableJournal implements Journal {
     return found.filter((a): a is ActiveMachine => a !== undefined);
   }
 
-  /** A machine's row for a read-modify-write: as last seen here, else read now. */
-  /** The machine's row, as kept here unless `fresh` asks for a read. */
+  /** A machine's row for a read-modify-write: as last seen here (unless `fresh`), else read now. */
   async #machineRow(waveId: string, name: string, fresh = false): Promise<Row> {
     const key = machineKey(name);
     const partitionKey = await this.#partitionOf(waveId, key);
