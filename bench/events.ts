@@ -21,6 +21,7 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { percentile } from '../cli/lib/rehearsal';
 import { createSimulator } from '../local/azure-sim';
 import { generateEstate } from '../local/azure-sim/estate/generate';
 import { ensureSimTls } from '../local/azure-sim/framework/tls';
@@ -41,11 +42,6 @@ interface Delivery {
   /** The ids of the events it carried (one per event of a batch). */
   ids: string[];
   status: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;

@@ -90,8 +90,8 @@ const MODEL_STEPS: Partial<Record<Stage, keyof Timing>> = {
   Onboarding: 'onboardingMinutes',
 };
 
-/** The nearest-rank percentile `p` of ascending `sorted` values. */
-function percentile(sorted: number[], p: number): number {
+/** The nearest-rank percentile `p` (0-100] of ascending `sorted` values; 0 when there are none. */
+export function percentile(sorted: number[], p: number): number {
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 }
 
