@@ -46,6 +46,7 @@ import {
   type RowOperation,
   type RowQuery,
   type TableStore,
+  Turns,
 } from './tables';
 import type {
   ActiveMachine,
@@ -262,6 +263,8 @@ export class TableJournal implements Journal {
   readonly #shardMaps = new Map<string, string[]>();
   /** Rows of the machines table (see CACHED_ROWS). */
   readonly #rows = new RowCache(CACHED_ROWS);
+  /** Stage changes in progress here, by shard partition. */
+  readonly #shardWriters = new Turns();
 
   constructor(store: TableStore, tables: TableNames) {
     this.#store = store;
@@ -663,6 +666,14 @@ export class TableJournal implements Journal {
    * `ifStageIn` the stage before it does not meet refuses them all.
    */
   async #recordChanges(changes: StageChange[]): Promise<MachineRecord> {
+    const first = changes[0]!;
+    const partitionKey = await this.#partitionOf(first.waveId, machineKey(first.machineName));
+    // Every change of a shard writes its counts row: this process's changes to a shard take turns.
+    if (partitionKey === undefined) return this.#applyChanges(changes);
+    return this.#shardWriters.run(partitionKey, () => this.#applyChanges(changes));
+  }
+
+  async #applyChanges(changes: StageChange[]): Promise<MachineRecord> {
     const first = changes[0]!;
     for (const change of changes) {
       if (change.to === 'Failed' && change.error === undefined) {

@@ -131,3 +131,25 @@ export class RowCache {
     if (this.#rows.size > this.#capacity) this.#rows.delete(this.#rows.keys().next().value!);
   }
 }
+
+/**
+ * Work run one piece at a time per key, in the order it was handed in: writers in this process of
+ * the same row take turns, where running together would fail all but one ETag check.
+ */
+export class Turns {
+  /** The end of the last piece handed in per key, while one is pending. */
+  readonly #last = new Map<string, Promise<void>>();
+
+  run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const result = (this.#last.get(key) ?? Promise.resolve()).then(work);
+    const ended = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#last.set(key, ended);
+    void ended.then(() => {
+      if (this.#last.get(key) === ended) this.#last.delete(key);
+    });
+    return result;
+  }
+}
