@@ -97,8 +97,9 @@ describe('a host killed mid-orchestration', () => {
     const first = await startHostProcess();
     const api = new DurableApi(first.baseUrl);
     for (const id of EARLY) await api.start('crashSequence', { steps: STEPS }, id);
-    // Kill once the orchestrations are well under way, but before any could finish.
-    await until(() => traces().length >= EARLY.length * 3, 'activities to run');
+    // Kill once an instance is in its parallel phase (its step 9 ran): up to 8 of its activities
+    // are in flight, and each comes back after the restart.
+    await until(() => traces().some((line) => line.endsWith(':9')), 'the parallel phase');
     await api.start('crashSequence', { steps: STEPS }, LATE);
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));

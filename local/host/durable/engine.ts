@@ -629,7 +629,8 @@ export class DurableEngine {
     local: boolean,
   ): Promise<void> {
     const item = message.body;
-    if (this.activeWork.has(item.id) || this.doneWork.has(item.id)) {
+    const known = () => this.activeWork.has(item.id) || this.doneWork.has(item.id);
+    if (known()) {
       await this.release(lease);
       return;
     }
@@ -641,6 +642,12 @@ export class DurableEngine {
         ack: () => this.release(lease),
         drop: () => this.forget(lease),
       });
+      return;
+    }
+    // Another copy of the item (re-queued by recover() and re-sent by the instance's next commit,
+    // or received again when a stalled process let its lease lapse) may have started meanwhile.
+    if (known()) {
+      await this.release(lease);
       return;
     }
     this.activeWork.add(item.id);
