@@ -28,6 +28,7 @@ import { ensureSimTls } from '../local/azure-sim/framework/tls';
 import { type AzuriteInstance, startAzurite } from '../local/azurite';
 import { clockEnv, createClock } from '../local/clock';
 import { productSubscriptions } from '../local/subscriptions';
+import { sampleCpu } from './cpu';
 
 const APP_DIR = path.resolve(__dirname, '..');
 const HOST_CLI = path.join(APP_DIR, 'dist', 'local', 'host', 'cli.js');
@@ -182,6 +183,7 @@ async function trustingSimulator(): Promise<boolean> {
 
 async function main(): Promise<void> {
   if (!(await trustingSimulator())) return;
+  const cpu = sampleCpu();
   const { values } = parseArgs({
     options: {
       json: { type: 'boolean' },
@@ -290,6 +292,7 @@ async function main(): Promise<void> {
     const eventsDelivered = latencies.length;
     const { first, last } = proxy.window();
     const seconds = (last - first) / 1000;
+    const cpuSeconds = cpu.stop();
     const figures = {
       cores: availableParallelism(),
       loadAverage1m: round(loadavg()[0]!),
@@ -314,6 +317,8 @@ async function main(): Promise<void> {
         distinctVms: new Set(assignments.map((e) => e.resource)).size,
         secondsUntilAllFinished: round(onboardingSeconds),
       },
+      /** CPU of the bench with the simulator, the local host and Azurite (Linux only), start to here. */
+      ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
     };
     if (values.json) {
       process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
@@ -324,7 +329,8 @@ async function main(): Promise<void> {
         `${figures.deliveries} deliveries of up to ${figures.maxEventsPerBatch} in ` +
         `${figures.handlingSeconds} s: ${figures.eventsPerSecond} events/s, p50 ${figures.latencyMs.p50} ms, ` +
         `p99 ${figures.latencyMs.p99} ms; ${figures.onboardings.assignments} assignments of ` +
-        `${figures.onboardings.distinctVms} VMs, all onboarded after ${figures.onboardings.secondsUntilAllFinished} s\n`,
+        `${figures.onboardings.distinctVms} VMs, all onboarded after ${figures.onboardings.secondsUntilAllFinished} s\n` +
+        (cpuSeconds === undefined ? '' : `CPU seconds: ${JSON.stringify(cpuSeconds)}\n`),
     );
   } finally {
     await proxy.close();

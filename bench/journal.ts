@@ -9,7 +9,6 @@
  *
  * Prints figures only; it never passes or fails on time.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -17,6 +16,7 @@ import { startAzurite } from '../local/azurite';
 import { ACTIVE_STAGES, type Stage } from '../src/domain/lifecycle';
 import { createJournal } from '../src/store';
 import type { Journal } from '../src/store/types';
+import { cpuMsOf, descendants } from './cpu';
 
 /** The stage changes of a machine in a wave with automatic cut-over, Queued to Done: 12. */
 const PIPELINE: Stage[] = [
@@ -26,8 +26,6 @@ const PIPELINE: Stage[] = [
 const COUNT_READS = 50;
 const AUDIT_READS = 100;
 const WARM_UP_MACHINES = 50;
-/** Linux's USER_HZ: /proc reports CPU time in 10 ms ticks. */
-const MS_PER_TICK = 10;
 
 /** Latencies of one kind of call, in ms, and Azurite's CPU time per call. */
 interface Timing {
@@ -57,29 +55,8 @@ function round(ms: number): number {
 
 /** The CPU time (ms) used so far by the Azurite this process started; undefined off Linux. */
 function azuriteCpuReader(): () => number | undefined {
-  const stat = (pid: string) => {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command's closing parenthesis: state, ppid, ..., utime (12th), stime (13th).
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
-  };
-  let child: string | undefined;
-  try {
-    child = readdirSync('/proc').find((entry) => {
-      if (!/^\d+$/.test(entry)) return false;
-      try {
-        return Number(stat(entry)[1]) === process.pid;
-      } catch {
-        return false; // the process ended meanwhile
-      }
-    });
-  } catch {
-    child = undefined;
-  }
-  return () => {
-    if (child === undefined) return undefined;
-    const fields = stat(child);
-    return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
-  };
+  const azurite = [...(descendants() ?? [])].find(([, kind]) => kind === 'azurite')?.[0];
+  return () => (azurite === undefined ? undefined : cpuMsOf(azurite));
 }
 
 /** Times each call of a phase, and adds up Azurite's CPU time during its calls (10 ms ticks). */

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { rehearse } from '../cli/lib/rehearsal';
 import { generateEstate } from '../local/azure-sim/estate/generate';
+import { sampleCpu } from './cpu';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -29,6 +30,7 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'factory-bench-'));
   const estateFile = path.join(dir, 'estate.json');
   writeFileSync(estateFile, JSON.stringify(generateEstate(machines, seed)));
+  const cpu = sampleCpu();
   const outcome = await rehearse({
     estateFile,
     cutover: 'auto',
@@ -39,6 +41,7 @@ async function main(): Promise<number> {
     log: (line) => process.stderr.write(`${line}\n`),
     ...(values['time-scale'] ? { timeScale: Number(values['time-scale']) } : {}),
   });
+  const cpuSeconds = cpu.stop();
   if (outcome.kind === 'invalid') {
     process.stderr.write(`the generated plan has problems: ${JSON.stringify(outcome.problems)}\n`);
     return 1;
@@ -61,11 +64,14 @@ async function main(): Promise<number> {
     ledger: s.ledger,
     /** Where the virtual time went, per stage (virtual hours; the timing model's as modelHours). */
     stageHours: s.stageHours,
+    /** CPU of the bench with the simulator, the local host and Azurite (Linux only), sampled each second. */
+    ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
   };
   if (values.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
   else
     process.stdout.write(
-      `${s.machines} machines: virtual makespan ${s.virtualMakespanHours} h, lower bound ${s.lowerBoundHours} h, efficiency ${s.efficiency}, ${s.wallSeconds} s wall at ${s.timeScale}x\n${JSON.stringify(s.ledger)}\n${JSON.stringify(s.stageHours)}\n`,
+      `${s.machines} machines: virtual makespan ${s.virtualMakespanHours} h, lower bound ${s.lowerBoundHours} h, efficiency ${s.efficiency}, ${s.wallSeconds} s wall at ${s.timeScale}x\n${JSON.stringify(s.ledger)}\n${JSON.stringify(s.stageHours)}\n` +
+        (cpuSeconds === undefined ? '' : `CPU seconds: ${JSON.stringify(cpuSeconds)}\n`),
     );
   return 0;
 }
