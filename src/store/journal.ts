@@ -89,6 +89,8 @@ const MAX_STRING_CHARS = 30_000;
 const REMEMBERED_CHANGES = 10;
 /** Stage changes of a machine written in one batch (each adds an audit row; a batch holds 100). */
 const MAX_CHANGES_PER_BATCH = 50;
+/** Longest wait of a stage change for the one before it in its shard (`Turns`), in ms. */
+const TURN_WAIT_MS = 30_000;
 /** Attempts of a read-modify-write that lost an ETag race before giving up with ConcurrencyError. */
 const MAX_ATTEMPTS = 25;
 /** Longest plan entry stored with a machine. */
@@ -264,7 +266,7 @@ export class TableJournal implements Journal {
   /** Rows of the machines table (see CACHED_ROWS). */
   readonly #rows = new RowCache(CACHED_ROWS);
   /** Stage changes in progress here, by shard partition. */
-  readonly #shardWriters = new Turns();
+  readonly #shardWriters = new Turns(TURN_WAIT_MS);
 
   constructor(store: TableStore, tables: TableNames) {
     this.#store = store;

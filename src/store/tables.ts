@@ -134,14 +134,22 @@ export class RowCache {
 
 /**
  * Work run one piece at a time per key, in the order it was handed in: writers in this process of
- * the same row take turns, where running together would fail all but one ETag check.
+ * the same row take turns, where running together would fail all but one ETag check. Taking turns
+ * only saves those retries (the ETag checks keep the writes right), so a piece waits for the one
+ * before it at most `maxWaitMs`: a request that hangs holds up only its own caller for longer.
  */
 export class Turns {
   /** The end of the last piece handed in per key, while one is pending. */
   readonly #last = new Map<string, Promise<void>>();
+  readonly #maxWaitMs: number;
+
+  constructor(maxWaitMs: number) {
+    this.#maxWaitMs = maxWaitMs;
+  }
 
   run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const result = (this.#last.get(key) ?? Promise.resolve()).then(work);
+    const before = this.#last.get(key);
+    const result = (before === undefined ? Promise.resolve() : this.#atMost(before)).then(work);
     const ended = result.then(
       () => undefined,
       () => undefined,
@@ -151,5 +159,15 @@ export class Turns {
       if (this.#last.get(key) === ended) this.#last.delete(key);
     });
     return result;
+  }
+
+  #atMost(before: Promise<void>): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, this.#maxWaitMs);
+      void before.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }
