@@ -48,6 +48,13 @@ async function allPages<T>(
  * instance of the Function App would have.
  */
 export function journalContract(label: string, journal: () => Journal, another: () => Journal): void {
+  /** Creates a wave of these machines through `journal` and answers its id. */
+  async function createdWave(machineNames: string[]): Promise<string> {
+    const created = await journal().createWave(wave(machineNames));
+    if (created.kind !== 'created') throw new Error('wave not created');
+    return created.wave.id;
+  }
+
   describe(`${label}: waves`, () => {
     it('creates a wave with a Queued row per machine, counted and paged in name order', async () => {
       const machines = names(23);
@@ -200,9 +207,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
   describe(`${label}: stage changes`, () => {
     it('moves counts, audits each change once and ignores a replayed change', async () => {
       const machines = names(2);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       const change = {
         waveId,
         machineName: machines[0]!,
@@ -238,9 +243,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
 
     it('records failures with the stage failed in, and refuses a change from an unexpected stage', async () => {
       const machines = names(1);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       const machineName = machines[0]!;
       await expect(
         journal().recordStage({
@@ -285,9 +288,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
 
     it('keeps counts exact under concurrent changes to one wave', async () => {
       const machines = names(48);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       await Promise.all(
         machines.map((machineName, i) =>
           journal().recordStage({
@@ -307,9 +308,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
 
     it('loses no change another instance made to a machine or its counts since it last saw them', async () => {
       const machines = names(2);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       const change = (to: 'Validating' | 'Replicating' | 'InitialSeeding', minute: number) => ({
         waveId,
         machineName: machines[0]!,
@@ -335,9 +334,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
 
     it('judges ifStageIn by the stage another instance recorded since this one last saw the machine', async () => {
       const machines = names(1);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       const machineName = machines[0]!;
       await journal().recordStage({
         waveId,
@@ -392,9 +389,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
 
     it("records a machine's changes given together in order: each audited, counted net, a replay skipped", async () => {
       const machines = names(2);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       const change = (machineName: string, to: Stage, minute: number) => ({
         waveId,
         machineName,
@@ -432,9 +427,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
 
     it('refuses all of changes given together when one of them finds the machine elsewhere', async () => {
       const machines = names(1);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       const refused = journal().recordStages([
         {
           waveId,
@@ -459,9 +452,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
 
     it('frees a machine that changes given together leave in a final stage', async () => {
       const machines = names(1);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       await journal().recordStages([
         {
           waveId,
@@ -478,9 +469,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
     it("learns a timed step's typical duration from the changes of the machine's shard", async () => {
       // 32 machines in 16 shards: the first two share a shard, the last is in another.
       const machines = names(32);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       expect(await journal().stepDurations(waveId, machines[0]!)).toEqual({});
       const tested = (machineName: string, ms: number) =>
         journal().recordStage({
@@ -501,9 +490,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
 
     it('pages the machines of one stage across shards in name order', async () => {
       const machines = names(40);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       const moved = [machines[0]!, machines[13]!, machines[26]!, machines[39]!];
       for (const machineName of moved) {
         await journal().recordStage({
@@ -527,9 +514,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
 
     it("keeps each machine's audit events to its own timeline, and the wave's in machine order", async () => {
       const machines = names(20);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       const followed = [machines[19]!, machines[0]!, machines[10]!];
       for (const [step, to] of (['Validating', 'Replicating'] as const).entries()) {
         for (const machineName of followed) {
@@ -570,9 +555,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
 
     it('applies only one of two racing changes to a machine, counted and audited once', async () => {
       const machines = names(1);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       const race = (['Validating', 'Cancelled'] as const).map((to) =>
         journal().recordStage({
           waveId,
@@ -598,9 +581,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
 
     it('records the first approval only, with an audit event', async () => {
       const machines = names(1);
-      const created = await journal().createWave(wave(machines));
-      if (created.kind !== 'created') throw new Error('wave not created');
-      const waveId = created.wave.id;
+      const waveId = await createdWave(machines);
       const approved = await journal().recordApproval(
         waveId,
         machines[0]!,
