@@ -3,8 +3,9 @@
  * itself, and gives the connection string that the Storage SDKs understand.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { PROJECT_ROOT } from './root';
 
 export interface AzuriteInstance {
   connectionString: string;
@@ -35,10 +36,13 @@ export function devConnectionString(ports: { blob: number; queue: number; table:
 }
 
 const STARTUP_TIMEOUT_MS = 30_000;
+/** Loaded into an in-memory Azurite first (see local/azurite-extents.ts); from the build, like the host. */
+const IN_MEMORY_PRELOAD = path.join(PROJECT_ROOT, 'dist', 'local', 'azurite-preload.js');
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteInstance> {
   const bin = require.resolve('azurite/dist/src/azurite.js');
   const args = [
+    ...(options.location ? [] : ['--require', builtPreload()]),
     bin,
     '--blobPort',
     '0',
@@ -65,6 +69,13 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     ports,
     stop: () => stopChild(child),
   };
+}
+
+function builtPreload(): string {
+  if (!existsSync(IN_MEMORY_PRELOAD)) {
+    throw new Error(`${IN_MEMORY_PRELOAD} is missing: build the project first (npm run build).`);
+  }
+  return IN_MEMORY_PRELOAD;
 }
 
 function readPorts(child: ChildProcess): Promise<{ blob: number; queue: number; table: number }> {

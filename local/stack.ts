@@ -13,13 +13,9 @@ import { topicPath } from './azure-sim/eventgrid';
 import type { FaultProfileInput } from './azure-sim/faults/schema';
 import { type AzuriteInstance, startAzurite } from './azurite';
 import { type Clock, clockEnv, createClock } from './clock';
+import { PROJECT_ROOT } from './root';
 import { productSubscriptions } from './subscriptions';
 
-/** The project root, whether this runs from source (local/) or from the build (dist/local/). */
-export const PROJECT_ROOT =
-  path.basename(path.dirname(__dirname)) === 'dist'
-    ? path.resolve(__dirname, '..', '..')
-    : path.resolve(__dirname, '..');
 const HOST_CLI = path.join(PROJECT_ROOT, 'dist', 'local', 'host', 'cli.js');
 const LIFECYCLE_TOPIC = 'factory-lifecycle';
 /** Real ms the host gets to print "Host started". */

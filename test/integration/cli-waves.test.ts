@@ -15,7 +15,8 @@ import { FactoryApi, type WaveView } from '../../cli/lib/api';
 import { defaultPlan } from '../../cli/lib/rehearsal';
 import { generateEstate } from '../../local/azure-sim/estate/generate';
 import type { Estate } from '../../local/azure-sim/estate/schema';
-import { PROJECT_ROOT, type Stack, startStack } from '../../local/stack';
+import { PROJECT_ROOT } from '../../local/root';
+import { type Stack, startStack } from '../../local/stack';
 import { inventoryFromEstate } from '../../src/domain';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'cli', 'factory.js');
