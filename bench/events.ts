@@ -27,6 +27,7 @@ import { generateEstate } from '../local/azure-sim/estate/generate';
 import { ensureSimTls } from '../local/azure-sim/framework/tls';
 import { type AzuriteInstance, startAzurite } from '../local/azurite';
 import { clockEnv, createClock } from '../local/clock';
+import { HOST_NODE_OPTIONS } from '../local/stack';
 import { productSubscriptions } from '../local/subscriptions';
 import { sampleCpu } from './cpu';
 
@@ -121,10 +122,14 @@ function freePort(): Promise<number> {
 async function startHostProcess(env: Record<string, string>, profileDir: string | undefined) {
   const port = await freePort();
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const child = spawn(process.execPath, [...profile, HOST_CLI, '--app', APP_DIR, '--port', String(port)], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...HOST_NODE_OPTIONS, ...profile, HOST_CLI, '--app', APP_DIR, '--port', String(port)],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   // The host's latest output, to explain a host that dies during the run.
   let output = '';
   let stopping = false;

@@ -17,6 +17,13 @@ import { PROJECT_ROOT } from './root';
 import { productSubscriptions } from './subscriptions';
 
 const HOST_CLI = path.join(PROJECT_ROOT, 'dist', 'local', 'host', 'cli.js');
+/**
+ * Node options of the local host's process, the busiest of a rehearsal (it runs on one core). Its
+ * work makes many short-lived JSON payloads; with a 64 MB semi-space (V8 sizes it smaller) scavenges
+ * come less often and fewer payloads are still alive to be copied. In 1,000-machine makespan runs
+ * the host used 98-106 CPU s with it and 103-125 s without (3 alternated pairs).
+ */
+export const HOST_NODE_OPTIONS = ['--max-semi-space-size=64'];
 const LIFECYCLE_TOPIC = 'factory-lifecycle';
 /** Real ms the host gets to print "Host started". */
 const HOST_START_TIMEOUT_MS = 60_000;
@@ -151,10 +158,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const startHostProcess = () =>
     new Promise<void>((resolve, reject) => {
-      const proc = spawn(process.execPath, [HOST_CLI, '--app', PROJECT_ROOT, '--port', String(port)], {
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const proc = spawn(
+        process.execPath,
+        [...HOST_NODE_OPTIONS, HOST_CLI, '--app', PROJECT_ROOT, '--port', String(port)],
+        {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       child = proc;
       let output = '';
       let started = false;
