@@ -11,11 +11,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { clockFromEnv } from '../clock';
+import { PROJECT_ROOT } from '../root';
 import { InvalidFileError, loadEstateFile, loadFaultsFile } from './estate/load';
 import { NO_FAULTS } from './faults/schema';
 import { createSimulator } from './index';
 
-const CREDENTIALS_DIR = path.resolve(__dirname, '..', '..', '.local', 'azure-sim');
+const CREDENTIALS_DIR = path.join(PROJECT_ROOT, '.local', 'azure-sim');
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type AzuriteInstance, startAzurite } from '../azurite';
 import { clockFromEnv } from '../clock';
+import { PROJECT_ROOT } from '../root';
 import type { RunningHost } from './index';
 
 const USAGE = `Usage: npm run host -- --app DIR [--port PORT]
@@ -16,8 +17,6 @@ const USAGE = `Usage: npm run host -- --app DIR [--port PORT]
   --app DIR     the Functions app to run (its package.json "main" and host.json)
   --port PORT   loopback port to listen on (default: local.settings.json Host.LocalHttpPort, else 7071; 0 = any free port)
   --help        show this help`;
-
-const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 
 class UsageError extends Error {}
 

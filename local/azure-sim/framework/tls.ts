@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import selfsigned from 'selfsigned';
+import { PROJECT_ROOT } from '../../root';
 
 export interface SimTls {
   /** Path of the CA certificate (PEM) to put in NODE_EXTRA_CA_CERTS. */
@@ -16,7 +17,7 @@ export interface SimTls {
 }
 
 /** `<project>/.local/sim-tls`. */
-export const DEFAULT_TLS_DIR = path.resolve(__dirname, '..', '..', '..', '.local', 'sim-tls');
+export const DEFAULT_TLS_DIR = path.join(PROJECT_ROOT, '.local', 'sim-tls');
 
 /** Regenerate when the server certificate expires within this many ms (a day). */
 const RENEW_MARGIN_MS = 24 * 3600 * 1000;
