@@ -54,7 +54,7 @@ const quiet = { info() {}, debug() {}, warn() {}, error() {}, verbose() {} };
 
 /** An in-memory extent store as Azurite's queue service builds it, with `count` extents. */
 async function storeWith(Store: StoreClass, count: number) {
-  const metadata = new LokiExtentMetadata(`extents-${Math.random()}`, true);
+  const metadata = new LokiExtentMetadata('extents', true);
   const store = new Store('queue', new MemoryExtentChunkStore(64 * 1024 * 1024), metadata, quiet, () => {});
   await store.init();
   const extents: Extent[] = [];
@@ -95,6 +95,21 @@ describe('batched extent deletion in Azurite', () => {
 
     // When this fails, Azurite has fixed it upstream and local/azurite-preload.ts can go.
     expect(rebuilds.mock.calls.length).toBeGreaterThanOrEqual(199);
+  });
+
+  it('deletes one by one through a metadata store that is not LokiJS', async () => {
+    const { store, metadata, extents } = await storeWith(BatchedStore, 3);
+    const deleted: string[] = [];
+    const plain = Object.assign(Object.create(BatchedStore.prototype) as Store, store, {
+      metadataStore: { deleteExtent: async (id: string) => void deleted.push(id) },
+    });
+
+    expect(await plain.deleteExtents(extents.map((e) => e.id))).toBe(3);
+
+    expect(deleted).toEqual(extents.map((e) => e.id));
+    await expect(store.readExtent(extents[0]!)).rejects.toThrow(/does not exist/);
+    const [left] = await metadata.listExtents(undefined, 10);
+    expect(left).toHaveLength(3);
   });
 
   it('refuses a class without the method it replaces', () => {
