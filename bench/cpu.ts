@@ -17,8 +17,12 @@ export function parseStat(text: string): { ppid: number; cpuMs: number } {
   return { ppid: Number(fields[1]), cpuMs: (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK };
 }
 
-/** Which process of the local stack a command line starts. */
-export function kindOf(commandLine: string): ProcessKind {
+/**
+ * Which process of the local stack a command line starts; undefined for an empty one, which is
+ * what an ended process not yet reaped by its parent (a zombie) shows, whatever it was.
+ */
+export function kindOf(commandLine: string): ProcessKind | undefined {
+  if (commandLine.trim() === '') return undefined;
   if (/[\\/]azurite[\\/]/.test(commandLine)) return 'azurite';
   if (/[\\/]local[\\/]host[\\/]cli\.[jt]s/.test(commandLine)) return 'host';
   return 'other';
@@ -62,7 +66,9 @@ export function descendants(): Map<number, ProcessKind> | undefined {
     } catch {
       continue;
     }
-    found.set(pid, kindOf(commandLine));
+    // A zombie keeps the kind and the CPU time its last readable sample found.
+    const kind = kindOf(commandLine);
+    if (kind !== undefined) found.set(pid, kind);
   }
   return found;
 }

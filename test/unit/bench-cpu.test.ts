@@ -16,6 +16,11 @@ describe('bench CPU figures', () => {
       'azurite',
     );
     expect(kindOf('/usr/bin/node /app/node_modules/tsx/dist/cli.mjs bench/events.ts')).toBe('other');
+    expect(kindOf('/usr/bin/node --max-semi-space-size=64 /app/dist/local/host/cli.js --app /app')).toBe(
+      'host',
+    );
+    // An ended process not reaped yet shows an empty command line: not known, rather than 'other'.
+    expect(kindOf('')).toBeUndefined();
   });
 
   it.skipIf(process.platform !== 'linux')('counts the CPU time a child spent', async () => {
