@@ -19,7 +19,6 @@ import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { percentile } from '../cli/lib/rehearsal';
 import { createSimulator } from '../local/azure-sim';
@@ -27,12 +26,11 @@ import { generateEstate } from '../local/azure-sim/estate/generate';
 import { ensureSimTls } from '../local/azure-sim/framework/tls';
 import { type AzuriteInstance, startAzurite } from '../local/azurite';
 import { clockEnv, createClock } from '../local/clock';
-import { HOST_NODE_OPTIONS } from '../local/stack';
+import { PROJECT_ROOT } from '../local/root';
+import { hostProcessArgs } from '../local/stack';
 import { productSubscriptions } from '../local/subscriptions';
 import { sampleCpu } from './cpu';
 
-const APP_DIR = path.resolve(__dirname, '..');
-const HOST_CLI = path.join(APP_DIR, 'dist', 'local', 'host', 'cli.js');
 /** Real ms the host gets to print "Host started". */
 const HOST_START_TIMEOUT_MS = 60_000;
 /** One virtual hour per real second: Automanage's ~30 min of configuration takes half a second. */
@@ -122,14 +120,10 @@ function freePort(): Promise<number> {
 async function startHostProcess(env: Record<string, string>, profileDir: string | undefined) {
   const port = await freePort();
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const child = spawn(
-    process.execPath,
-    [...HOST_NODE_OPTIONS, ...profile, HOST_CLI, '--app', APP_DIR, '--port', String(port)],
-    {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, hostProcessArgs(PROJECT_ROOT, port, profile), {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // The host's latest output, to explain a host that dies during the run.
   let output = '';
   let stopping = false;

@@ -23,7 +23,13 @@ const HOST_CLI = path.join(PROJECT_ROOT, 'dist', 'local', 'host', 'cli.js');
  * come less often and fewer payloads are still alive to be copied. In 1,000-machine makespan runs
  * the host used 98-106 CPU s with it and 103-125 s without (3 alternated pairs).
  */
-export const HOST_NODE_OPTIONS = ['--max-semi-space-size=64'];
+const HOST_NODE_OPTIONS = ['--max-semi-space-size=64'];
+
+/** The arguments of `node` for a local host serving `appDir` on `port`; `node` adds options of Node's own. */
+export function hostProcessArgs(appDir: string, port: number, node: string[] = []): string[] {
+  return [...HOST_NODE_OPTIONS, ...node, HOST_CLI, '--app', appDir, '--port', String(port)];
+}
+
 const LIFECYCLE_TOPIC = 'factory-lifecycle';
 /** Real ms the host gets to print "Host started". */
 const HOST_START_TIMEOUT_MS = 60_000;
@@ -158,14 +164,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const startHostProcess = () =>
     new Promise<void>((resolve, reject) => {
-      const proc = spawn(
-        process.execPath,
-        [...HOST_NODE_OPTIONS, HOST_CLI, '--app', PROJECT_ROOT, '--port', String(port)],
-        {
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
+      const proc = spawn(process.execPath, hostProcessArgs(PROJECT_ROOT, port), {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       child = proc;
       let output = '';
       let started = false;
