@@ -153,6 +153,8 @@ export interface EnableOutcome {
   retryAfterMs?: number;
   /** How long the initial seeding typically takes, from the wave's time per GB, once that is known. */
   typicalMs?: number;
+  /** When Azure started the enable (epoch ms, Azure's clock), when it said. */
+  startedAt?: number;
 }
 
 export interface ItemInput {
@@ -194,8 +196,11 @@ export interface ReadItemOutput {
 
 /** A start step: `started` when it sent the request now, `skipped` with why it did not need to. */
 export type StartOutcome =
-  /** `typicalMs`: how long the step typically takes in this part of the wave, once that is known. */
-  | { action: 'started'; typicalMs?: number }
+  /**
+   * `typicalMs`: how long the step typically takes in this part of the wave, once that is known;
+   * `startedAt`: when Azure started it (epoch ms, Azure's clock), when it said.
+   */
+  | { action: 'started'; typicalMs?: number; startedAt?: number }
   | { action: 'skipped'; reason: string }
   /** The item is not in a state that allows the action. */
   | { action: 'notAllowed'; reason: string; item?: ItemSnapshot };
@@ -217,6 +222,8 @@ export interface OnboardOutput {
   status?: string;
   /** How long onboarding typically takes in this part of the wave, once that is known. */
   typicalMs?: number;
+  /** When the VM was assigned (epoch ms, Azure's clock), when Azure said. */
+  startedAt?: number;
 }
 
 export interface OnboardingStatusOutput {

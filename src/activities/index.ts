@@ -8,7 +8,7 @@
  * description of the failure (`ActivityResult`), which the orchestration records and, when Azure
  * says a later attempt may succeed (`retryAfterMs`), retries after a durable timer.
  */
-import type { AzureGateways, MigrationItemRecord, StageChangeEvent } from '../azure/types';
+import type { AzureGateways, MigrationItemRecord, OperationRef, StageChangeEvent } from '../azure/types';
 import { AzureOperationError, describeError, normaliseError, retryDelayOf } from '../domain/errors';
 import { FINAL_STAGES, itemStepEnd, type TimedStep, tookMs } from '../domain/lifecycle';
 import { testVmName } from '../domain/names';
@@ -39,7 +39,7 @@ import { FACTORY_EVENT } from './managementEvents';
 /** How a start step decides on the item it read, what it sends, and what it answers without an item. */
 interface Starter {
   decide: (item: MigrationItemRecord, job: MachineSteps) => StartOutcome | 'go';
-  act: (job: MachineSteps) => Promise<unknown>;
+  act: (job: MachineSteps) => Promise<OperationRef>;
   whenMissing: StartOutcome;
   /** The step whose typical duration the answer carries. */
   timed?: TimedStep;
@@ -189,8 +189,12 @@ export function createActivities(deps: ActivityDeps): Activities {
     if (decision !== 'go') {
       return decision.action === 'notAllowed' ? { ...decision, item: snapshotOf(item, at) } : decision;
     }
-    await starter.act(job);
-    return { action: 'started', ...(await typical(job, starter.timed)) };
+    const { startedAt } = await starter.act(job);
+    return {
+      action: 'started',
+      ...(await typical(job, starter.timed)),
+      ...(startedAt === undefined ? {} : { startedAt }),
+    };
   }
 
   const startOnItem =
@@ -398,6 +402,7 @@ export function createActivities(deps: ActivityDeps): Activities {
             // Seeding grows with the disks: the wave keeps its time per GB (jobs stored before diskGB have none).
             const perGB =
               job.diskGB === undefined ? undefined : (await typical(job, 'seedingPerGB')).typicalMs;
+            const startedAt = result.started ? result.operation.startedAt : undefined;
             return {
               name: job.name,
               status: result.started ? 'started' : 'exists',
@@ -405,6 +410,7 @@ export function createActivities(deps: ActivityDeps): Activities {
               ...(perGB === undefined || job.diskGB === undefined
                 ? {}
                 : { typicalMs: Math.round(perGB * job.diskGB) }),
+              ...(startedAt === undefined ? {} : { startedAt }),
             };
           } catch (error) {
             const retryAfterMs = retryDelayOf(normaliseError(error));
@@ -472,6 +478,7 @@ export function createActivities(deps: ActivityDeps): Activities {
         supported: true,
         ...(status.status === undefined ? {} : { status: status.status }),
         ...(await typical(job, 'onboarding')),
+        ...(status.assignedAt === undefined ? {} : { startedAt: status.assignedAt }),
       };
     },
 

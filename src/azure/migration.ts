@@ -175,12 +175,21 @@ function normaliseStatus(status: string): OperationStatus {
 interface RawResponse {
   status: number;
   headers: { get(name: string): string | undefined };
+  request: { url: string };
   parsedBody?: unknown;
   bodyAsText?: string | null;
 }
 
 function bodyOf(raw: RawResponse): unknown {
   return raw.parsedBody ?? parseBody(raw.bodyAsText);
+}
+
+/** The `startTime` of an Azure-AsyncOperation status body, in epoch ms. */
+function startTimeOf(body: unknown): number | undefined {
+  const value =
+    typeof body === 'object' && body !== null ? (body as { startTime?: unknown }).startTime : undefined;
+  const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 function isRestError(error: unknown): boolean {
@@ -468,7 +477,10 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
     const path: ItemPath = [this.#vault, this.#vaultGroup, infra.fabricName, infra.containerName, item];
     let accepted: RawResponse | undefined;
     let last: RawResponse | undefined;
+    // The answer of the Azure-AsyncOperation status URL, among the reads core-lro makes after it.
+    let status: RawResponse | undefined;
     const onResponse = (raw: RawResponse) => {
+      if (accepted !== undefined && status === undefined && this.#isStatusRead(accepted, raw)) status = raw;
       accepted ??= raw;
       last = raw;
     };
@@ -497,9 +509,18 @@ export class SiteRecoveryMigrationGateway implements MigrationGateway {
       ref.statusUrl = new URL(statusUrl, this.#endpoint).toString();
       ref.statusKind = asyncOperation === undefined ? 'location' : 'asyncOperation';
     }
+    const startedAt = status !== undefined && status.status < 400 ? startTimeOf(bodyOf(status)) : undefined;
+    if (startedAt !== undefined) ref.startedAt = startedAt;
     const retryAfter = Number(accepted?.headers.get('retry-after'));
     if (Number.isFinite(retryAfter) && retryAfter > 0) ref.retryAfterSeconds = retryAfter;
     return ref;
+  }
+
+  /** Whether `raw` answers a read of the Azure-AsyncOperation URL that `accepted` gave. */
+  #isStatusRead(accepted: RawResponse, raw: RawResponse): boolean {
+    const statusUrl = accepted.headers.get('azure-asyncoperation');
+    if (statusUrl === undefined) return false;
+    return new URL(statusUrl, this.#endpoint).pathname === new URL(raw.request.url).pathname;
   }
 
   async #details(infra: SiteInfrastructure, item: string): Promise<Partial<VMwareCbtMigrationDetails>> {

@@ -60,6 +60,8 @@ function toStatus(assignment: ConfigurationProfileAssignment): OnboardingStatus 
     profileId: assignment.properties?.configurationProfile ?? '',
   };
   if (assignment.properties?.status !== undefined) status.status = assignment.properties.status;
+  const assignedAt = assignment.systemData?.lastModifiedAt?.getTime();
+  if (assignedAt !== undefined && Number.isFinite(assignedAt)) status.assignedAt = assignedAt;
   return status;
 }
 

@@ -30,6 +30,12 @@ export interface OperationRef {
   retryAfterSeconds?: number;
   /** Failure reported while starting (status `Failed`). */
   error?: AzureErrorInfo;
+  /**
+   * When Azure started the operation, by Azure's clock (epoch ms): the `startTime` of its first
+   * Azure-AsyncOperation status, when that said. Unlike the caller's clock before the call, it does
+   * not count the time the request waited to be sent.
+   */
+  startedAt?: number;
 }
 
 export interface OperationOutcome {
@@ -382,6 +388,8 @@ export interface OnboardingStatus {
   profileId: string;
   /** Assignment status: `In-progress`, `Configured`, `Failed`, `Pending` (VM not running), ... */
   status?: string;
+  /** When the assignment was last written, by Azure's clock (epoch ms; ARM's `systemData`). */
+  assignedAt?: number;
 }
 
 /** How far the configuration of an assigned VM is. */

@@ -140,6 +140,23 @@ export function nextPollAt(
   return now + smaller(timing.maxMs, larger(timing.minMs, timing.minMs * 2 ** larger(0, polls)));
 }
 
+/** An Azure operation this run started: when it began (epoch ms), and the step's typical duration. */
+export interface Started {
+  at: number;
+  typicalMs?: number;
+}
+
+/**
+ * An operation started when Azure says it did, else at `at` (epoch ms, the pipeline's clock when it
+ * asked), with the typical duration its start answered, if any. Azure's start leaves out the time
+ * the start request waited for the app (for a free activity slot, say): counted in, that wait would
+ * delay every read planned from the start and lengthen every duration the wave learns from it.
+ */
+export function startedAt(at: number, outcome: { typicalMs?: number; startedAt?: number }): Started {
+  const when = outcome.startedAt ?? at;
+  return outcome.typicalMs === undefined ? { at: when } : { at: when, typicalMs: outcome.typicalMs };
+}
+
 /** How far past its typical end a step is first read: Azure's durations vary a little. */
 export const TYPICAL_MARGIN = 0.1;
 

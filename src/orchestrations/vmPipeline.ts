@@ -40,9 +40,11 @@ import {
   type Phase,
   type Progress,
   SEEDING_MARGIN,
+  type Started,
   type StartPoint,
   seedingEndAt,
   seedingMsPerGB,
+  startedAt,
   startPoint,
   TYPICAL_MARGIN,
 } from './pipelineRules';
@@ -136,12 +138,6 @@ class StepFailed extends Error {
 
 class CancelRequested extends Error {}
 
-/** An Azure operation this run started: when it asked (epoch ms), and the step's typical duration. */
-interface Started {
-  at: number;
-  typicalMs?: number;
-}
-
 /** The phases whose duration the wave learns (`TIMED_STEPS`). */
 const TIMED_PHASES: Partial<Record<Phase, TimedStep>> = { testMigrate: 'testMigrate', migrate: 'migrate' };
 
@@ -163,11 +159,6 @@ interface Chained {
 interface Chain {
   step: ChainedStep;
   stages: { to: Stage; reason?: string }[];
-}
-
-/** An operation started at `at` (epoch ms), with the typical duration its start answered, if any. */
-function startedAt(at: number, outcome: { typicalMs?: number }): Started {
-  return outcome.typicalMs === undefined ? { at } : { at, typicalMs: outcome.typicalMs };
 }
 
 function shutdownReason(job: MachineSteps): string {
@@ -495,8 +486,9 @@ class PipelineRun {
   private *onboard(job: MachineSteps): Orchestration<void> {
     if (job.onboarding === undefined) return;
     this.enter('Onboarding', { reason: `profile ${job.onboarding.kind}` });
-    const startedAt = nowMs(this.context);
+    const requestedAt = nowMs(this.context);
     const assigned = yield* this.call(ACTIVITY.onboard, { job, at: nowIso(this.context) }, 'Onboarding');
+    const since = assigned.startedAt ?? requestedAt;
     if (!assigned.supported) {
       throw new StepFailed('Onboarding', {
         code: 'RegionNotSupported',
@@ -506,7 +498,7 @@ class PipelineRun {
     }
     const deadline = nowMs(this.context) + this.settings.onboardingTimeoutMs;
     // A profile just assigned is not Conformant yet: the first read waits for its typical end or the first poll.
-    yield* this.sleep(firstReadAt(nowMs(this.context), startedAt, this.timing(), assigned.typicalMs), []);
+    yield* this.sleep(firstReadAt(nowMs(this.context), since, this.timing(), assigned.typicalMs), []);
     for (let polls = 1; ; polls++) {
       const status = yield* this.call(
         ACTIVITY.readOnboardingStatus,
@@ -514,7 +506,7 @@ class PipelineRun {
         'Onboarding',
       );
       if (status?.reportStatus === 'Conformant') {
-        this.learn('onboarding', startedAt, status.finishedAt);
+        this.learn('onboarding', since, status.finishedAt);
         return;
       }
       if (status?.assignmentStatus === 'Failed') {

@@ -155,8 +155,13 @@ describe('one machine through the migration gateway', () => {
   });
 
   it('test-migrates with the item defaults and cleans up', async () => {
+    const before = t.sim.core.sim.clock.now();
     const started: OperationRef = await gateways.migration.testMigrate(id);
+    const after = t.sim.core.sim.clock.now();
     expect(started.status).not.toBe('Failed');
+    // Azure's start of the operation, from its first status read, by the simulator's clock.
+    expect(started.startedAt).toBeGreaterThanOrEqual(before);
+    expect(started.startedAt).toBeLessThanOrEqual(after);
     await itemUntil(name, (i) => i?.testMigrateState === 'TestMigrationSucceeded', 'test migration');
     await gateways.migration.testMigrateCleanup(id, 'verified');
     const cleaned = await itemUntil(
@@ -178,8 +183,12 @@ describe('one machine through the migration gateway', () => {
     expect(gateways.onboarding.supportsRegion(vm!.location)).toBe(true);
     // No assignment: no reports to list either.
     expect(await gateways.onboarding.getProgress(vm!.id)).toBeUndefined();
+    const before = t.sim.core.sim.clock.now();
     const assigned = await gateways.onboarding.assign(vm!.id, { kind: 'Production' });
     expect(assigned.profileId).toMatch(/AzureBestPracticesProduction$/);
+    // When Azure took the assignment (ARM's systemData), to the millisecond of the simulator's clock.
+    expect(assigned.assignedAt).toBeGreaterThanOrEqual(before);
+    expect(assigned.assignedAt).toBeLessThanOrEqual(t.sim.core.sim.clock.now());
     const status = await gateways.onboarding.getAssignment(vm!.id);
     expect(status?.id.toLowerCase()).toContain('/configurationprofileassignments/default');
     const configuring = await gateways.onboarding.getProgress(vm!.id);

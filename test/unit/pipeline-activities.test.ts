@@ -40,6 +40,8 @@ const job: MachineJob = {
 /** What the pipeline gives the activities after the enable. */
 const steps = stepsOf(job);
 const AT = '2026-01-01T00:00:00.000Z';
+/** When the fake Automanage takes an assignment, by its clock. */
+const ASSIGNED_AT = Date.parse('2026-01-01T00:07:00.000Z');
 
 function record(overrides: Partial<MigrationItemRecord> = {}): MigrationItemRecord {
   return {
@@ -73,8 +75,11 @@ class FakeMigration implements Partial<MigrationGateway> {
   item: MigrationItemRecord | undefined;
   calls: string[] = [];
   failNext: Error | undefined;
+  /** When Azure says it started an operation (epoch ms), if it says. */
+  startedAt: number | undefined;
   private ref(action: string): OperationRef {
-    return { resourceId: '/items/web-01', action, status: 'InProgress' };
+    const ref: OperationRef = { resourceId: '/items/web-01', action, status: 'InProgress' };
+    return this.startedAt === undefined ? ref : { ...ref, startedAt: this.startedAt };
   }
   private act(action: string, change: () => void): OperationRef {
     const failure = this.failNext;
@@ -163,6 +168,16 @@ beforeEach(async () => {
   });
   const azure = {
     migration: migration as unknown as MigrationGateway,
+    onboarding: {
+      supportsRegion: () => true,
+      getAssignment: async () => undefined,
+      assign: async (vmId: string) => ({
+        id: `${vmId}/providers/Microsoft.Automanage/configurationProfileAssignments/default`,
+        profileId: 'AzureBestPracticesProduction',
+        status: 'In-progress',
+        assignedAt: ASSIGNED_AT,
+      }),
+    },
     compute: { getVm: async (group: string, name: string) => vms.get(`${group}/${name}`) },
     network: {
       getVnet: async () => ({
@@ -275,6 +290,32 @@ describe('idempotent starts', () => {
       ok: true,
       value: { action: 'started' },
     });
+  });
+
+  it("tells when Azure started a step, by Azure's clock, when Azure said", async () => {
+    migration.startedAt = Date.parse('2026-01-01T00:03:00.000Z');
+    const enabled = await activities.enableReplication({ jobs: [job], at: AT }, env());
+    expect(enabled.ok && enabled.value[0]).toMatchObject({
+      status: 'started',
+      startedAt: migration.startedAt,
+    });
+    migration.item = record();
+    expect(await activities.startTestMigrate({ job: steps, at: AT }, env())).toEqual({
+      ok: true,
+      value: { action: 'started', startedAt: migration.startedAt },
+    });
+    vms.set('rg-prod/web-01', {
+      id: `${SUB}/resourceGroups/rg-prod/providers/Microsoft.Compute/virtualMachines/web-01`,
+      name: 'web-01',
+      resourceGroup: 'rg-prod',
+      location: 'westeurope',
+      tags: {},
+      provisioningState: 'Succeeded',
+      powerState: 'running',
+      vmAgentStatus: 'Ready',
+    });
+    const onboarded = await activities.onboard({ job: steps, at: AT }, env());
+    expect(onboarded.ok && onboarded.value).toMatchObject({ supported: true, startedAt: ASSIGNED_AT });
   });
 
   it('refuses what allowedOperations does not allow, without calling Azure', async () => {

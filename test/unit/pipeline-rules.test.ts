@@ -10,6 +10,7 @@ import {
   SEEDING_MARGIN,
   seedingEndAt,
   seedingMsPerGB,
+  startedAt,
   startPoint,
 } from '../../src/orchestrations/pipelineRules';
 import { acquire, emptySlots, release, withdraw } from '../../src/orchestrations/slots';
@@ -135,6 +136,24 @@ describe('firstReadAt', () => {
     expect(firstReadAt(MIN, 0, timing, 20 * MIN)).toBe(22 * MIN);
     expect(firstReadAt(MIN, 0, timing, 30_000)).toBe(2 * MIN);
     expect(firstReadAt(40 * MIN, 0, timing, 20 * MIN)).toBe(40 * MIN);
+  });
+});
+
+describe('startedAt', () => {
+  const timing = { minMs: 2 * MIN, maxMs: 60 * MIN };
+
+  it("dates an operation from Azure's start when its start said, not from when the pipeline asked", () => {
+    // Asked at 0; the start request waited 40 min for a free activity slot before Azure took it.
+    const started = startedAt(0, { typicalMs: 15 * MIN, startedAt: 40 * MIN });
+    expect(started).toEqual({ at: 40 * MIN, typicalMs: 15 * MIN });
+    // So the first read follows the step's real end, and the step's duration is Azure's.
+    expect(firstReadAt(41 * MIN, started.at, timing, started.typicalMs)).toBe(56.5 * MIN);
+    expect(tookMs(started.at, new Date(55 * MIN).toISOString())).toBe(15 * MIN);
+  });
+
+  it('falls back on when the pipeline asked when Azure did not say', () => {
+    expect(startedAt(5 * MIN, {})).toEqual({ at: 5 * MIN });
+    expect(startedAt(5 * MIN, { typicalMs: MIN })).toEqual({ at: 5 * MIN, typicalMs: MIN });
   });
 });
 
