@@ -45,7 +45,10 @@ export function itemStepEnd(
   return step === 'migrate' ? item.lastMigrationTime : undefined;
 }
 
-/** How long a step took, in ms, from the pipeline's start request to Azure's end time. */
+/**
+ * How long a step took, in ms, from its start (Azure's when it said, else the pipeline's request)
+ * to Azure's end time.
+ */
 export interface StepDuration {
   step: TimedStep;
   ms: number;
@@ -60,9 +63,8 @@ export function blendDuration(typical: number | undefined, observed: number): nu
 }
 
 /**
- * How long a step took, from the pipeline's start request (`startedAt`, epoch ms) to the end Azure
- * stamped on it; undefined when Azure gave no end time, or one before the request (an earlier
- * run's operation).
+ * How long a step took, from its start (`startedAt`, epoch ms) to the end Azure stamped on it;
+ * undefined when Azure gave no end time, or one before the start (an earlier run's operation).
  */
 export function tookMs(startedAt: number, finishedAt: string | undefined): number | undefined {
   if (finishedAt === undefined) return undefined;
