@@ -100,6 +100,12 @@ const WAVE_PK = 'wave';
 const BY_TIME_PK = 'byTime';
 const IDEMPOTENCY_PK = 'idempotency';
 const ACTIVE_PK = 'active';
+/**
+ * Above this many machines, `findActive` reads the whole reservation partition (a request per
+ * 1,000 reserved machines of every wave) instead of one row per machine: a 959-machine plan took
+ * 959 reads, about 1.5 s of its submission.
+ */
+const SCAN_RESERVATIONS_ABOVE = 100;
 /** Real ms a retry's reservation holds a machine still in its final stage (until its run records one). */
 const RETRY_HOLD_MS = 10 * 60_000;
 
@@ -901,14 +907,35 @@ export class TableJournal implements Journal {
   }
 
   async findActive(names: string[]): Promise<ActiveMachine[]> {
-    const found = await inParallel(names, async (name) => {
-      const key = machineKey(name);
-      const row = await this.#store.get(this.#tables.active, ACTIVE_PK, key);
-      if (row === undefined) return undefined;
-      const waveId = String(row.waveId);
-      return (await this.#stillHeld(row)) ? { name, waveId } : undefined;
-    });
+    const byKey = new Map(names.map((name) => [machineKey(name), name]));
+    const reserved =
+      byKey.size > SCAN_RESERVATIONS_ABOVE
+        ? await this.#reservationsOf(byKey)
+        : await inParallel([...byKey.keys()], (key) => this.#store.get(this.#tables.active, ACTIVE_PK, key));
+    const found = await inParallel(
+      reserved.filter((row): row is Row => row !== undefined),
+      async (row) =>
+        (await this.#stillHeld(row))
+          ? { name: byKey.get(row.rowKey)!, waveId: String(row.waveId) }
+          : undefined,
+    );
     return found.filter((a): a is ActiveMachine => a !== undefined);
+  }
+
+  /** The reservations of the machines keyed in `byKey`, from a read of the whole reservation partition. */
+  async #reservationsOf(byKey: ReadonlyMap<string, string>): Promise<Row[]> {
+    const rows: Row[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.#store.query(this.#tables.active, {
+        partitionKey: ACTIVE_PK,
+        pageSize: 1000,
+        ...(token === undefined ? {} : { continuationToken: token }),
+      });
+      rows.push(...page.rows.filter((row) => byKey.has(row.rowKey)));
+      token = page.continuationToken;
+    } while (token !== undefined);
+    return rows;
   }
 
   /** A machine's row for a read-modify-write: as last seen here (unless `fresh`), else read now. */

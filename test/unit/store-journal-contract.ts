@@ -92,6 +92,28 @@ export function journalContract(label: string, journal: () => Journal, another: 
       expect(other).toEqual({ kind: 'keyReused', waveId: first.wave.id });
     });
 
+    /** Ends a machine of a wave as Cancelled, which frees it for other waves. */
+    const cancel = (waveId: string, machineName: string) =>
+      journal().recordStage({
+        waveId,
+        machineName,
+        to: 'Cancelled',
+        at: '2026-11-21T10:05:00.000Z',
+        changeId: `cancel-${machineName}`,
+      });
+
+    it('finds the held machines of a large plan, in the plan spelling, and only those still held', async () => {
+      const held = names(150);
+      const first = await journal().createWave(wave(held));
+      if (first.kind !== 'created') throw new Error(`expected created, got ${first.kind}`);
+      await cancel(first.wave.id, held[7]!);
+      const plan = [...held.map((name) => name.toUpperCase()), ...names(30)];
+      const found = await journal().findActive(plan);
+      const expected = held.filter((_, i) => i !== 7).map((name) => name.toUpperCase());
+      expect(found.map((a) => a.name).sort()).toEqual(expected.sort());
+      expect(new Set(found.map((a) => a.waveId))).toEqual(new Set([first.wave.id]));
+    });
+
     it('refuses machines held by an unfinished wave and frees them once final', async () => {
       const machines = names(4);
       const first = await journal().createWave(wave(machines));
@@ -107,13 +129,7 @@ export function journalContract(label: string, journal: () => Journal, another: 
         { name: machines[1], waveId: first.wave.id },
       ]);
 
-      await journal().recordStage({
-        waveId: first.wave.id,
-        machineName: machines[1]!,
-        to: 'Cancelled',
-        at: '2026-11-21T10:05:00.000Z',
-        changeId: 'cancel-1',
-      });
+      await cancel(first.wave.id, machines[1]!);
       expect(await journal().findActive([machines[1]!])).toEqual([]);
       const retried = await journal().createWave(second);
       expect(retried.kind).toBe('created');
