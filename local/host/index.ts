@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { Clock } from '../clock';
 import { createDurableEngine } from './durable';
+import { RPC_BASE_PATH } from './durable/http-api';
 import { createFrontDoor } from './http/frontDoor';
 import { DURABLE_SYSTEM_KEY, describeKeys, type HostKeys, resolveKeys } from './keys';
 import type { DurableHost, DurableStorage, FunctionInvoker, RegisteredFunction } from './types';
@@ -127,7 +128,16 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
   const isReady = new Promise<boolean>((resolve) => {
     ready = resolve;
   });
+  // Requests not answered yet: while there are any, the durable engine holds back queued work. The
+  // app's own durable client calls (from activities and triggers) are part of that work, not callers.
+  let unanswered = 0;
   const server = createServer((req, res) => {
+    if (!req.url?.toLowerCase().startsWith(RPC_BASE_PATH)) {
+      if (unanswered++ === 0) durable?.setAnswering(true);
+      res.once('close', () => {
+        if (--unanswered === 0) durable?.setAnswering(false);
+      });
+    }
     void isReady.then((ok) => {
       if (ok) return frontDoor.handle(req, res);
       res.writeHead(503).end();
@@ -149,6 +159,7 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
       log,
     });
     durable = engine;
+    engine.setAnswering(unanswered > 0);
     await invoker.runAppStartHooks();
     await engine.start();
   } catch (err) {

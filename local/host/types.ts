@@ -72,6 +72,8 @@ export interface DurableHost {
   clientBinding(): string;
   /** Serves the durable HTTP API; resolves false when the path is not the engine's. */
   handleHttp(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
+  /** Tells the engine whether requests wait for their answer: their turn comes before queued work. */
+  setAnswering(answering: boolean): void;
   start(): Promise<void>;
   stop(): Promise<void>;
 }

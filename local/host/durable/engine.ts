@@ -53,6 +53,15 @@ const DONE_WORK_MEMORY = 100_000;
  * invocations; loading and committing state overlap beyond it, since storage latency dominates.
  */
 const MAX_SESSIONS = 256;
+/**
+ * Work items started at a time (sessions; activities) while the host has requests waiting for
+ * their answer: a requester waits, queued work does not. On two cores a burst of onboardings
+ * started by Event Grid deliveries took the CPU from the deliveries still coming
+ * (bench/events.ts, 5,000 events: about 185 events/s and p99 1.4 s before, 380 and 0.6-0.8 s
+ * with 2). Running items finish; the limits of host.json apply again once no request is open.
+ * With 1, a host never free of requests ran a 1,000-machine wave at efficiency 0.85 (0.91 with 2).
+ */
+const STARTS_WHILE_ANSWERING = 2;
 /** A work item that fails (storage unreachable...) is retried this often, this many ms apart (times the attempt). */
 const MAX_WORK_ITEM_FAILURES = 5;
 const RETRY_DELAY_MS = 1000;
@@ -127,6 +136,7 @@ export class DurableEngine {
   private readonly runnable: Session[] = [];
   private runningSessions = 0;
   private runningActivities = 0;
+  private answering = false;
   private held = 0;
   private readonly leases = new Set<Lease>();
   private readonly activeWork = new Set<string>();
@@ -375,6 +385,17 @@ export class DurableEngine {
       : { exists: false };
   }
 
+  /**
+   * Whether the host has requests waiting for their answer: while it has, fewer work items start
+   * (STARTS_WHILE_ANSWERING); once it has none, the work held back starts.
+   */
+  setAnswering(answering: boolean): void {
+    this.answering = answering;
+    if (answering) return;
+    this.pump();
+    this.pumpWork();
+  }
+
   /** Resolves once nothing is queued in memory or running (tests, benchmarks, shutdown). */
   whenIdle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
@@ -601,8 +622,9 @@ export class DurableEngine {
   }
 
   private pumpWork(): void {
+    const limit = this.options.settings.maxConcurrentActivityFunctions;
     while (
-      this.runningActivities < this.options.settings.maxConcurrentActivityFunctions &&
+      this.runningActivities < (this.answering ? Math.min(limit, STARTS_WHILE_ANSWERING) : limit) &&
       this.localWork.length > 0 &&
       !this.abort.signal.aborted
     ) {
@@ -748,7 +770,8 @@ export class DurableEngine {
   }
 
   private pump(): void {
-    while (this.runningSessions < MAX_SESSIONS && this.runnable.length > 0 && !this.abort.signal.aborted) {
+    const limit = this.answering ? STARTS_WHILE_ANSWERING : MAX_SESSIONS;
+    while (this.runningSessions < limit && this.runnable.length > 0 && !this.abort.signal.aborted) {
       const session = this.runnable.shift()!;
       if (session.running || session.queue.length === 0) continue;
       session.running = true;

@@ -44,6 +44,7 @@ export async function createDurableEngine(options: DurableEngineOptions): Promis
     engine,
     clientBinding: () => binding,
     handleHttp: (req, res, url) => handleDurableHttp(api, req, res, url),
+    setAnswering: (answering) => engine.setAnswering(answering),
     start: () => engine.start(),
     stop: () => engine.stop(),
   };
