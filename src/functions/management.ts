@@ -17,6 +17,7 @@ import { vmIdParts } from '../domain/scope';
 import { ONBOARD_VM, type OnboardingInput } from '../orchestrations/onboarding';
 import '../orchestrations/remediation';
 import '../orchestrations/vmDrift';
+import { startUnlessRunning } from './durableClient';
 import { json, jsonBody, notFound, problem, stringMember, unexpected } from './http/responses';
 import { type ManagementServices, managementServices } from './managementServices';
 
@@ -98,8 +99,9 @@ const manage = route(async (svc, request, client) => {
   if (vm === undefined) return problem(409, 'Not out of management', `${vmId} is not out of management`);
   const input: OnboardingInput = { vmId, eventId: `manage:${vm.updatedAt}`, settings: svc.onboarding };
   const instanceId = onboardingInstanceId(vmId);
-  const status = await runningStatus(client, instanceId);
-  if (status !== 'Running' && status !== 'Pending') await client.startNew(ONBOARD_VM, { instanceId, input });
+  // An event for the VM may start its onboarding between the record's change and this start (the
+  // record now lets it): that onboarding is the one asked for, so a refused start is no error.
+  await startUnlessRunning(client, ONBOARD_VM, instanceId, input);
   return json(202, { ...vm, onboardingInstanceId: instanceId });
 });
 
