@@ -57,9 +57,10 @@ const MAX_SESSIONS = 256;
  * Work items started at a time (sessions; activities) while the host has requests waiting for
  * their answer: a requester waits, queued work does not. On two cores a burst of onboardings
  * started by Event Grid deliveries took the CPU from the deliveries still coming
- * (bench/events.ts, 5,000 events: about 185 events/s and p99 1.4 s before, 380 and 0.6-0.8 s
- * with 2). Running items finish; the limits of host.json apply again once no request is open.
- * With 1, a host never free of requests ran a 1,000-machine wave at efficiency 0.85 (0.91 with 2).
+ * (bench/events.ts, 5,000 events: 150-215 events/s and p99 1.0-1.4 s before, 290-390 and
+ * 0.6-1.0 s with 2). Running items finish; the limits of host.json apply again once no request
+ * is open. With 1, a host never free of requests ran a 1,000-machine wave at efficiency 0.85
+ * (0.91 with 2).
  */
 const STARTS_WHILE_ANSWERING = 2;
 /** A work item that fails (storage unreachable...) is retried this often, this many ms apart (times the attempt). */
