@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClock } from '../../local/clock';
 import { type RunningHost, startHost } from '../../local/host/index';
 import { DurableApi } from './durable-support';
@@ -205,6 +205,33 @@ describe('orchestrations', () => {
     expect((await api.client('rewind', id, { reason: 'fixed' })).status).toBe(200);
     const status = await api.waitFor(id, (s) => s.runtimeStatus === 'Completed');
     expect(status.output).toBe(2);
+  });
+});
+
+describe('requests before queued work', () => {
+  const gates = async () =>
+    (await (await fetch(`${host.baseUrl}/api/gates`)).json()) as { gates: number; holds: number };
+  const post = (action: string) => fetch(`${host.baseUrl}/api/gates/${action}`, { method: 'POST' });
+  const within = { timeout: 10_000 };
+
+  it('starts two activities at a time while a request is open, and the rest once none is', async () => {
+    const held = post('hold');
+    try {
+      await vi.waitFor(async () => expect((await gates()).holds).toBe(1), within);
+      const id = await api.start('gated', 6);
+      await vi.waitFor(async () => expect((await gates()).gates).toBeGreaterThanOrEqual(2), within);
+      for (let read = 0; read < 3; read++) expect((await gates()).gates).toBe(2);
+
+      await post('release-holds');
+      expect((await held).status).toBe(200);
+      await vi.waitFor(async () => expect((await gates()).gates).toBe(6), within);
+      await post('open');
+      expect((await api.finished(id)).output).toBe(21);
+    } finally {
+      // A failed expectation must not leave the host waiting for them when it stops.
+      await post('release-holds');
+      await post('open');
+    }
   });
 });
 
