@@ -17,7 +17,7 @@ import { vmIdParts } from '../domain/scope';
 import { ONBOARD_VM, type OnboardingInput } from '../orchestrations/onboarding';
 import '../orchestrations/remediation';
 import '../orchestrations/vmDrift';
-import { startUnlessRunning } from './durableClient';
+import { isRunning, startUnlessRunning } from './durableClient';
 import { json, jsonBody, notFound, problem, stringMember, unexpected } from './http/responses';
 import { type ManagementServices, managementServices } from './managementServices';
 
@@ -74,19 +74,11 @@ async function managementRequest(request: HttpRequest): Promise<ManagementReques
   return { vmId, reason, actor: actor === '' ? 'function key holder' : actor };
 }
 
-async function runningStatus(client: df.DurableClient, instanceId: string) {
-  try {
-    return (await client.getStatus(instanceId)).runtimeStatus;
-  } catch {
-    return undefined;
-  }
-}
-
 const unmanage = route(async (svc, request, client) => {
   const { vmId, reason, actor } = await managementRequest(request);
   const instanceId = onboardingInstanceId(vmId);
-  const status = await runningStatus(client, instanceId);
-  if (status === 'Running' || status === 'Pending') {
+  // One that finishes before the terminate arrives is left as it ended (the client takes 410 quietly).
+  if (await isRunning(client, instanceId)) {
     await client.terminate(instanceId, `taken out of management by ${actor}: ${reason}`);
   }
   const vm = await svc.management.unmanage(vmId, actor, reason, new Date().toISOString());
