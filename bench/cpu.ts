@@ -83,11 +83,13 @@ export interface CpuSeconds {
 
 /**
  * Samples the CPU time of this process and its descendants every `intervalMs` until `stop`. A child
- * counts with its last sample, so up to `intervalMs` of a child that ended before `stop` is missed.
+ * counts with its last sample, so up to `intervalMs` of a child that ended before `stop` is missed;
+ * a child already running at the start counts from there.
  */
 export function sampleCpu(intervalMs = 1000): { stop(): CpuSeconds | undefined } {
   const selfAtStart = process.cpuUsage();
   const last = new Map<number, { kind: ProcessKind; cpuMs: number }>();
+  const atStart = new Map<number, number>();
   let readable = true;
   const sample = () => {
     const found = descendants();
@@ -101,6 +103,7 @@ export function sampleCpu(intervalMs = 1000): { stop(): CpuSeconds | undefined }
     }
   };
   sample();
+  for (const [pid, { cpuMs }] of last) atStart.set(pid, cpuMs);
   const timer = setInterval(sample, intervalMs);
   timer.unref();
   return {
@@ -110,7 +113,7 @@ export function sampleCpu(intervalMs = 1000): { stop(): CpuSeconds | undefined }
       if (!readable) return undefined;
       const self = process.cpuUsage(selfAtStart);
       const ms = { bench: (self.user + self.system) / 1000, host: 0, azurite: 0, other: 0 };
-      for (const { kind, cpuMs } of last.values()) ms[kind] += cpuMs;
+      for (const [pid, { kind, cpuMs }] of last) ms[kind] += cpuMs - (atStart.get(pid) ?? 0);
       const seconds = (value: number) => Math.round(value / 100) / 10;
       return {
         bench: seconds(ms.bench),

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { cpuMsOf, descendants, kindOf, parseStat, sampleCpu } from '../../bench/cpu';
@@ -25,18 +25,8 @@ describe('bench CPU figures', () => {
 
   it.skipIf(process.platform !== 'linux')('counts the CPU time a child spent', async () => {
     const sampler = sampleCpu(20);
-    // Spins until it has used 200 ms of CPU, says so, then waits to be killed.
-    const child = spawn(
-      process.execPath,
-      [
-        '-e',
-        'while ((process.cpuUsage().user + process.cpuUsage().system) < 200000) {}' +
-          'process.stdout.write("spent\\n"); setInterval(() => {}, 1000);',
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const child = await spinningChild();
     try {
-      await once(child.stdout!, 'data');
       expect(descendants()?.get(child.pid!)).toBe('other');
       expect(cpuMsOf(child.pid!)).toBeGreaterThanOrEqual(150);
       const seconds = sampler.stop();
@@ -47,4 +37,33 @@ describe('bench CPU figures', () => {
       child.kill('SIGKILL');
     }
   });
+
+  it.skipIf(process.platform !== 'linux')(
+    'counts a child already running only from the start of the sampling',
+    async () => {
+      const child = await spinningChild();
+      try {
+        const sampler = sampleCpu(20);
+        expect(descendants()?.get(child.pid!)).toBe('other');
+        expect(sampler.stop()?.other).toBeLessThan(0.1);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
 });
+
+/** A child that has used 200 ms of CPU once this resolves, and then waits to be killed. */
+async function spinningChild(): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      'while ((process.cpuUsage().user + process.cpuUsage().system) < 200000) {}' +
+        'process.stdout.write("spent\\n"); setInterval(() => {}, 1000);',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await once(child.stdout!, 'data');
+  return child;
+}
