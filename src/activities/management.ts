@@ -9,7 +9,7 @@ import type { AzureGateways, OnboardingProfile, OnboardingStatus } from '../azur
 import type { ManagementSettings } from '../config';
 import { describeError, normaliseError, retryDelayOf } from '../domain/errors';
 import { isTestMigrationVm, scopeOf, TEST_VM_REASON, vmIdParts } from '../domain/scope';
-import type { HistoryKind, ManagedVm, ManagedVmState, ManagementStore } from '../store/management';
+import type { HistoryKind, ManagedVm, ManagedVmState, ManagementStore, Owner } from '../store/management';
 import type { Journal } from '../store/types';
 import type { ActivityResult } from './contract';
 import {
@@ -128,7 +128,9 @@ export class VmManagement {
       await this.#recordSkip({ vmId, eventId, at }, reason, state);
       return { action: 'skip' as const, reason, state };
     };
-    const managed = await store.getVm(vmId);
+    const { managed, owner } = ownerChecked
+      ? { managed: await store.getVm(vmId), owner: undefined }
+      : await store.lookUpVm(vmId, this.deps.journal);
     if (managed?.state === 'Unmanaged') {
       return { action: 'skip' as const, reason: 'taken out of management', state: managed.state };
     }
@@ -143,8 +145,7 @@ export class VmManagement {
       regions: settings.regions,
     });
     if (!scope.inScope) return skip(`out of scope: ${scope.reason}`);
-    const owned = ownerChecked ? undefined : await this.#ownedBy(parts.resourceGroup, parts.name);
-    if (owned !== undefined) return skip(owned);
+    if (owner !== undefined) return skip(ownedBy(owner));
     if (!azure.onboarding.supportsRegion(vm.location)) {
       return skip(`Automanage is not offered in ${vm.location}`);
     }
@@ -175,11 +176,11 @@ export class VmManagement {
   }
 
   /**
-   * The VMs a migration creates, judged from the VM-written event alone (no onboarding orchestration
-   * for them): a test VM by its name, a migrated VM by the wave that owns it. Such a VM is recorded
-   * as skipped and true returned; any other VM is left to the onboarding orchestration.
+   * What a VM-written event needs to know, in at most one read: a VM a migration creates (a test VM
+   * by its name, a migrated VM by the wave that owns it) is recorded as skipped and needs no
+   * onboarding orchestration; for any other VM, its record (undefined before its first fact).
    */
-  async skipMigrationVm({
+  async lookUpWrittenVm({
     vmId,
     eventId,
     at,
@@ -187,15 +188,19 @@ export class VmManagement {
     vmId: string;
     eventId: string;
     at: string;
-  }): Promise<boolean> {
+  }): Promise<{ migrationVm: true } | { migrationVm: false; managed?: ManagedVm }> {
     const parts = vmIdParts(vmId);
-    if (parts === undefined) return false;
-    const reason = isTestMigrationVm(parts.name, {})
-      ? `out of scope: ${TEST_VM_REASON}`
-      : await this.#ownedBy(parts.resourceGroup, parts.name);
-    if (reason === undefined) return false;
-    await this.#recordSkip({ vmId, eventId, at }, reason, 'Skipped');
-    return true;
+    if (parts === undefined) return { migrationVm: false };
+    if (isTestMigrationVm(parts.name, {})) {
+      await this.#recordSkip({ vmId, eventId, at }, `out of scope: ${TEST_VM_REASON}`, 'Skipped');
+      return { migrationVm: true };
+    }
+    const { managed, owner } = await this.deps.store.lookUpVm(vmId, this.deps.journal);
+    if (owner !== undefined) {
+      await this.#recordSkip({ vmId, eventId, at }, ownedBy(owner), 'Skipped');
+      return { migrationVm: true };
+    }
+    return managed === undefined ? { migrationVm: false } : { migrationVm: false, managed };
   }
 
   async #recordSkip(
@@ -204,15 +209,6 @@ export class VmManagement {
     state: ManagedVmState,
   ): Promise<void> {
     await this.record({ ...event, id: `assess:${event.eventId}`, kind: 'OnboardingSkipped', state, reason });
-  }
-
-  /** Why a wave's pipeline, not the event, decides about this VM; undefined when no wave owns it. */
-  async #ownedBy(resourceGroup: string, name: string): Promise<string | undefined> {
-    const owner = await this.deps.store.ownerOfVm(resourceGroup, name, this.deps.journal);
-    if (owner === undefined) return undefined;
-    return owner.testVm
-      ? `the test-migration VM of ${owner.name} in wave ${owner.waveId}`
-      : `migrated by wave ${owner.waveId} (${owner.name}); its pipeline onboards it as the plan says`;
   }
 
   async read({ vmId, eventId, at, onboardedId }: ManagementInput<'readVmOnboarding'>) {
@@ -278,6 +274,11 @@ export class VmManagement {
 }
 
 /** How a fact changes the VM's record; undefined when it changes nothing. */
+/** Why a wave's pipeline, not an event, decides about the VM the wave migrates to. */
+function ownedBy(owner: Owner): string {
+  return `migrated by wave ${owner.waveId} (${owner.name}); its pipeline onboards it as the plan says`;
+}
+
 function recordChange(input: RecordVmInput): ((current: ManagedVm | undefined) => ManagedVm) | undefined {
   if (input.state === undefined && input.remediation !== true && input.escalated === undefined)
     return undefined;

@@ -48,18 +48,15 @@ async function onVmWritten(
   context: InvocationContext,
 ): Promise<void> {
   if (!inManagedGroup(svc, event.resourceGroup)) return;
-  // A migration's own VMs (two per machine) need no orchestration: one index read decides. The
-  // VM's record, read beside it, tells whether this event asks for anything new.
+  // A migration's own VMs (two per machine) need no orchestration, and the VM's record tells
+  // whether this event asks for anything new: one read answers both.
   const at = event.eventTime === '' ? new Date().toISOString() : event.eventTime;
-  const [migrationVm, managed] = await Promise.all([
-    svc.management.skipMigrationVm({ vmId: event.vmId, eventId: event.eventId, at }),
-    svc.store.getVm(event.vmId),
-  ]);
-  if (migrationVm) {
+  const vm = await svc.management.lookUpWrittenVm({ vmId: event.vmId, eventId: event.eventId, at });
+  if (vm.migrationVm) {
     context.info(`event ${event.eventId}: ${event.vmId} is a migration's VM; its pipeline decides`);
     return;
   }
-  if (!onboardsFor(managed, event.eventId)) return;
+  if (!onboardsFor(vm.managed, event.eventId)) return;
   const input: OnboardingInput = {
     vmId: event.vmId,
     eventId: event.eventId,

@@ -36,7 +36,7 @@ export interface OnboardingInput {
   /** The Event Grid event (or API request) that asked for it. */
   eventId: string;
   settings: OnboardingSettings;
-  /** The Event Grid handler found no wave owning the VM (`skipMigrationVm`). */
+  /** The Event Grid handler found no wave owning the VM (`lookUpWrittenVm`). */
   ownerChecked?: boolean;
 }
 

@@ -81,6 +81,8 @@ function toAction(op: RowOperation): TransactionAction {
       return ['update', toEntity(op.row), 'Merge', { etag: op.etag ?? '*' }];
     case 'upsert':
       return ['upsert', toEntity(op.row), 'Replace'];
+    case 'mergeOrCreate':
+      return ['upsert', toEntity(op.row), 'Merge'];
     case 'delete':
       return ['delete', { partitionKey: op.partitionKey, rowKey: op.rowKey }];
   }
@@ -187,6 +189,8 @@ export class AzureTableStore implements TableStore {
         return (await client.updateEntity(toEntity(op.row), 'Merge', { etag: op.etag ?? '*' })).etag;
       case 'upsert':
         return (await client.upsertEntity(toEntity(op.row), 'Replace')).etag;
+      case 'mergeOrCreate':
+        return (await client.upsertEntity(toEntity(op.row), 'Merge')).etag;
       case 'delete':
         await client.deleteEntity(op.partitionKey, op.rowKey, { etag: op.etag ?? '*' });
         return undefined;

@@ -8,20 +8,21 @@
  * Layout (table `{prefix}ManagedVms`; keys are lower-case, URI-encoded). A VM's record and history
  * share its partition, so a fact and the change of record it brings are written in one transaction,
  * and VMs do not crowd one partition (Table storage serves each at most 2,000 entities a second):
- * - PartitionKey VM id, RowKey `vm`: the VM's record.
+ * - PartitionKey VM id, RowKey `vm`: the VM's record. A wave's machine also writes its owner there
+ *   (`ownerWaveId`, `ownerName`, `ownerInstanceId`), in the record of the VM it migrates to, so the
+ *   one read a VM event makes finds both; a row with an owner and no `state` is no record yet.
  * - PartitionKey VM id, RowKey `h|{at}|{id}`: its history, oldest first; `id` makes a replay a no-op.
- * - PartitionKey `target|{bucket}`, RowKey `{group}|{vm}`: the wave machine migrating to (or testing
- *   on) that VM. PartitionKey `item|{bucket}`, RowKey migration item name: the wave machine it
- *   migrates. `bucket` (two digits) is from a hash of the RowKey: every VM event looks its VM up,
- *   and a burst of them would crowd one partition. PartitionKey `indexedWave.v3`, RowKey wave id:
- *   waves whose machines are indexed (v2 added migration items, v3 the buckets; waves indexed
- *   before are indexed again).
+ * - PartitionKey `item|{bucket}`, RowKey migration item name: the wave machine it migrates. `bucket`
+ *   (two digits) is from a hash of the RowKey, so a burst of item events does not crowd one
+ *   partition. PartitionKey `indexedWave.v4`, RowKey wave id: waves whose machines are indexed (v4
+ *   moved the owners of target VMs into their records; waves indexed before are indexed again).
+ *   A wave's test VMs need no owner: their names tell them (`isTestMigrationVm`).
  */
 import { createHash } from 'node:crypto';
 import type { TokenCredential } from '@azure/core-auth';
 import type { JournalStorageSettings } from '../config';
 import { ConcurrencyError } from '../domain/errors';
-import { machineInstanceId, migrationItemName, testVmName } from '../domain/names';
+import { machineInstanceId, migrationItemName } from '../domain/names';
 import { tableStoreFor } from './azureTables';
 import { MemoryTableStore } from './memoryTables';
 import {
@@ -95,15 +96,20 @@ export interface Owner {
   name: string;
   /** Durable instance id of the machine's pipeline. */
   instanceId: string;
-  /** Whether the owned VM is the test-migration VM rather than the migrated one. */
-  testVm?: boolean;
+}
+
+/** A VM's record (undefined before its first fact) and the wave machine that migrates to it, if any. */
+export interface VmLookup {
+  managed?: ManagedVm;
+  owner?: Owner;
 }
 
 /** RowKey of a VM's record in its partition (history rows start with `h|`). */
 const RECORD_RK = 'vm';
-const TARGET_PK = 'target';
 const ITEM_PK = 'item';
-const INDEXED_PK = 'indexedWave.v3';
+const INDEXED_PK = 'indexedWave.v4';
+/** The owner's properties in a VM's record row. */
+const OWNER_FIELDS = ['ownerWaveId', 'ownerName', 'ownerInstanceId'] as const;
 /** Partitions each index is spread over. */
 const INDEX_BUCKETS = 64;
 /** Waves read per page when looking for waves not indexed yet. */
@@ -124,7 +130,9 @@ function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function toManagedVm(row: Row): ManagedVm {
+/** The VM's record in its row; undefined for a row that holds only an owner. */
+function managedOf(row: Row | undefined): ManagedVm | undefined {
+  if (row === undefined || str(row.state) === undefined) return undefined;
   const vm: ManagedVm = {
     vmId: String(row.vmId),
     state: String(row.state) as ManagedVmState,
@@ -168,13 +176,29 @@ export class ManagementStore {
   }
 
   async getVm(vmId: string): Promise<ManagedVm | undefined> {
+    return managedOf(await this.#readRecord(key(vmId)));
+  }
+
+  /**
+   * The VM's record and owner in one read. Nothing owns it as indexed: a wave created since the last
+   * look may, so new waves are indexed (at most every `INDEX_REFRESH_MS`) and the record read again.
+   */
+  async lookUpVm(vmId: string, waves: WaveSource): Promise<VmLookup> {
     const partitionKey = key(vmId);
-    const row = await this.#store.get(this.#table, partitionKey, RECORD_RK);
-    if (row === undefined) {
-      this.#records.rememberMissing(partitionKey, RECORD_RK);
-      return undefined;
+    let row = await this.#readRecord(partitionKey);
+    if (ownerInRecord(row) === undefined && (await this.#indexNewWaves(waves))) {
+      row = await this.#readRecord(partitionKey);
     }
-    return toManagedVm(this.#records.remember(row));
+    const managed = managedOf(row);
+    const owner = ownerInRecord(row);
+    return { ...(managed === undefined ? {} : { managed }), ...(owner === undefined ? {} : { owner }) };
+  }
+
+  async #readRecord(partitionKey: string): Promise<Row | undefined> {
+    const row = await this.#store.get(this.#table, partitionKey, RECORD_RK);
+    if (row === undefined) this.#records.rememberMissing(partitionKey, RECORD_RK);
+    else this.#records.remember(row);
+    return row;
   }
 
   /**
@@ -195,7 +219,7 @@ export class ManagementStore {
     };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const row = change === undefined ? undefined : await this.#recordRow(partitionKey, attempt > 0);
-      const current = row === undefined ? undefined : toManagedVm(row);
+      const current = managedOf(row);
       const changed = change?.(current);
       const next =
         changed === undefined || entry.eventId === undefined
@@ -204,7 +228,7 @@ export class ManagementStore {
       const operations: RowOperation[] = [history];
       let written: Row | undefined;
       if (next !== undefined) {
-        written = { partitionKey, rowKey: RECORD_RK, ...next };
+        written = { partitionKey, rowKey: RECORD_RK, ...ownerFieldsOf(row), ...next };
         for (const k of Object.keys(written)) if (written[k] === undefined) delete written[k];
         operations.unshift(
           row === undefined
@@ -261,21 +285,11 @@ export class ManagementStore {
     });
   }
 
-  /** The wave machine that migrates to (or test-migrates to) this VM, if a wave owns it. */
-  async ownerOfVm(resourceGroup: string, vmName: string, waves: WaveSource): Promise<Owner | undefined> {
-    return this.#owner(indexRow(TARGET_PK, `${key(resourceGroup)}|${key(vmName)}`), waves);
-  }
-
   /** The wave machine whose migration item this is (by the item's ARM id), if a wave owns it. */
   async ownerOfItem(itemId: string, waves: WaveSource): Promise<Owner | undefined> {
     const name = /\/replicationMigrationItems\/([^/]+)\/?$/i.exec(itemId)?.[1];
-    return name === undefined ? undefined : this.#owner(indexRow(ITEM_PK, key(name)), waves);
-  }
-
-  async #owner(
-    { partitionKey, rowKey }: { partitionKey: string; rowKey: string },
-    waves: WaveSource,
-  ): Promise<Owner | undefined> {
+    if (name === undefined) return undefined;
+    const { partitionKey, rowKey } = itemIndexRow(key(name));
     const found = await this.#store.get(this.#table, partitionKey, rowKey);
     if (found !== undefined) return ownerOf(found);
     // Nothing indexed: a wave created since the last look may own it.
@@ -324,7 +338,8 @@ export class ManagementStore {
         pageSize: 1000,
         ...(token === undefined ? {} : { continuationToken: token }),
       });
-      const rows: Row[] = [];
+      const items: Row[] = [];
+      const targets: Row[] = [];
       for (const machine of page.items) {
         const plan = machine.plan ?? {};
         const owner = {
@@ -332,34 +347,34 @@ export class ManagementStore {
           name: machine.name,
           instanceId: machine.instanceId ?? machineInstanceId(waveId, machine.name),
         };
-        const group = str(plan.targetResourceGroup);
-        const vm = str(plan.targetVmName);
-        if (group !== undefined && vm !== undefined) {
-          rows.push({ ...indexRow(TARGET_PK, `${key(group)}|${key(vm)}`), ...owner });
-          rows.push({
-            ...indexRow(TARGET_PK, `${key(group)}|${key(testVmName(vm))}`),
-            ...owner,
-            testVm: true,
+        const vmId = targetVmIdOf(plan);
+        if (vmId !== undefined) {
+          targets.push({
+            partitionKey: key(vmId),
+            rowKey: RECORD_RK,
+            ownerWaveId: owner.waveId,
+            ownerName: owner.name,
+            ownerInstanceId: owner.instanceId,
           });
         }
         const item = migrationItemName(str(plan.machineId) ?? machine.machineId ?? '');
-        if (item !== undefined) rows.push({ ...indexRow(ITEM_PK, key(item)), ...owner });
+        if (item !== undefined) items.push({ ...itemIndexRow(key(item)), ...owner });
       }
-      // A batch holds one partition; upserts make a repeated indexing harmless.
+      // A batch holds one partition; upserts and merges make a repeated indexing harmless. Each
+      // target VM is a partition of its own, its record's.
       const byPartition = new Map<string, Row[]>();
-      for (const row of rows) {
+      for (const row of items) {
         const partition = byPartition.get(row.partitionKey);
         if (partition === undefined) byPartition.set(row.partitionKey, [row]);
         else partition.push(row);
       }
-      await inParallel(
-        [...byPartition.values()].flatMap((partition) => chunks(partition, MAX_BATCH)),
-        (batch) =>
-          this.#store.transact(
-            this.#table,
-            batch.map((row) => ({ kind: 'upsert' as const, row })),
-          ),
-      );
+      const writes: RowOperation[][] = [
+        ...[...byPartition.values()]
+          .flatMap((partition) => chunks(partition, MAX_BATCH))
+          .map((batch) => batch.map((row) => ({ kind: 'upsert' as const, row }))),
+        ...targets.map((row) => [{ kind: 'mergeOrCreate' as const, row }]),
+      ];
+      await inParallel(writes, (operations) => this.#store.transact(this.#table, operations));
       token = page.continuationToken;
     } while (token !== undefined);
     await this.#store.transact(this.#table, [
@@ -369,19 +384,37 @@ export class ManagementStore {
   }
 }
 
-/** The keys of an index row: its partition is the index's bucket for the RowKey. */
-function indexRow(index: string, rowKey: string): { partitionKey: string; rowKey: string } {
+/** The keys of a migration item's index row: its partition is a bucket of the RowKey's hash. */
+function itemIndexRow(rowKey: string): { partitionKey: string; rowKey: string } {
   const bucket = createHash('sha256').update(rowKey).digest().readUInt16BE(0) % INDEX_BUCKETS;
-  return { partitionKey: `${index}|${String(bucket).padStart(2, '0')}`, rowKey };
+  return { partitionKey: `${ITEM_PK}|${String(bucket).padStart(2, '0')}`, rowKey };
 }
 
 function ownerOf(row: Row): Owner {
-  return {
-    waveId: String(row.waveId),
-    name: String(row.name),
-    instanceId: String(row.instanceId ?? ''),
-    ...(row.testVm === true ? { testVm: true } : {}),
-  };
+  return { waveId: String(row.waveId), name: String(row.name), instanceId: String(row.instanceId ?? '') };
+}
+
+/** The owner a VM's record row holds, if a wave migrates to the VM. */
+function ownerInRecord(row: Row | undefined): Owner | undefined {
+  const waveId = str(row?.ownerWaveId);
+  if (row === undefined || waveId === undefined) return undefined;
+  return { waveId, name: String(row.ownerName), instanceId: String(row.ownerInstanceId ?? '') };
+}
+
+/** The owner's properties of a record row, which a write of the record keeps. */
+function ownerFieldsOf(row: Row | undefined): Partial<Row> {
+  const fields: Partial<Row> = {};
+  for (const field of OWNER_FIELDS) if (row?.[field] !== undefined) fields[field] = row[field];
+  return fields;
+}
+
+/** The ARM id of the VM a machine's journaled plan (its `MachineJob`) migrates to. */
+function targetVmIdOf(plan: Record<string, unknown>): string | undefined {
+  const enable = plan.enable as { targetResourceGroupId?: unknown } | undefined;
+  const groupId = str(enable?.targetResourceGroupId);
+  const vm = str(plan.targetVmName);
+  if (groupId === undefined || vm === undefined) return undefined;
+  return `${groupId}/providers/Microsoft.Compute/virtualMachines/${vm}`;
 }
 
 export async function createManagementStore(

@@ -91,7 +91,8 @@ export class MemoryTableStore implements TableStore {
         continue;
       }
       const partition = this.#partition(table, op.row.partitionKey);
-      const base = op.kind === 'merge' ? partition.get(op.row.rowKey) : undefined;
+      const base =
+        op.kind === 'merge' || op.kind === 'mergeOrCreate' ? partition.get(op.row.rowKey) : undefined;
       const etag = `W/"${++this.#version}"`;
       const row: Row = { ...base, ...withoutUndefined(op.row), etag };
       partition.set(op.row.rowKey, row);

@@ -41,6 +41,8 @@ export type RowOperation =
   | { kind: 'merge'; row: Row; etag?: string }
   /** Creates or replaces. */
   | { kind: 'upsert'; row: Row }
+  /** Merges properties into the row, creating it when missing. */
+  | { kind: 'mergeOrCreate'; row: Row }
   | { kind: 'delete'; partitionKey: string; rowKey: string; etag?: string };
 
 export interface TableStore {

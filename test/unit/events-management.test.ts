@@ -60,7 +60,12 @@ beforeEach(async () => {
     machines: [
       {
         name: 'app-01',
-        plan: { targetResourceGroup: 'rg-prod', targetVmName: 'app-01-az', machineId: DISCOVERED_APP_01 },
+        plan: {
+          targetResourceGroup: 'rg-prod',
+          targetVmName: 'app-01-az',
+          machineId: DISCOVERED_APP_01,
+          enable: { targetResourceGroupId: `${SUB}/resourceGroups/rg-prod` },
+        },
       },
     ],
     at: AT,
@@ -139,7 +144,7 @@ describe('the owner index', () => {
 });
 
 describe('the owner index, spread', () => {
-  it("finds every machine's target VM, test VM and migration item, indexed over many partitions", async () => {
+  it("finds every machine's target VM in its record's row and its migration item over many partitions", async () => {
     const tables = new MemoryTableStore();
     const spread = new ManagementStore(tables, 'spread');
     await spread.initialise();
@@ -154,6 +159,7 @@ describe('the owner index, spread', () => {
           targetResourceGroup: 'rg-data',
           targetVmName: `${name}-az`,
           machineId: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.OffAzure/VMwareSites/site/machines/${name}-10ab`,
+          enable: { targetResourceGroupId: `${SUB}/resourceGroups/rg-data` },
         },
       })),
       at: AT,
@@ -163,11 +169,9 @@ describe('the owner index, spread', () => {
       '/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/replicationFabrics/f/replicationProtectionContainers/c/replicationMigrationItems';
     for (const name of names) {
       const owner = { waveId: 'w2', name, instanceId: machineInstanceId('w2', name) };
-      expect(await spread.ownerOfVm('rg-data', `${name}-az`, journal)).toEqual(owner);
-      expect(await spread.ownerOfVm('RG-DATA', `${name}-az-test`, journal)).toEqual({
-        ...owner,
-        testVm: true,
-      });
+      // VM ids are case-insensitive; the owner sits in the row of the VM's record, which is no record yet.
+      expect(await spread.lookUpVm(vmId('RG-DATA', `${name}-AZ`), journal)).toEqual({ owner });
+      expect(await spread.lookUpVm(vmId('rg-data', `${name}-az-test`), journal)).toEqual({});
       expect(await spread.ownerOfItem(`${items}/${name}-10ab`, journal)).toEqual(owner);
     }
     const rows: Row[] = [];
@@ -175,28 +179,48 @@ describe('the owner index, spread', () => {
     do {
       const page = await tables.query('spreadManagedVms', {
         partitionKey: 'item|',
-        partitionKeyBefore: 'target}',
+        partitionKeyBefore: 'item}',
         ...(continuationToken === undefined ? {} : { continuationToken }),
       });
       rows.push(...page.rows);
       continuationToken = page.continuationToken;
     } while (continuationToken !== undefined);
     const partitions = new Set(rows.map((row) => row.partitionKey));
-    // The wave of the other tests is indexed as well: its one machine has three rows too.
-    expect(rows.filter((row) => row.waveId === 'w2')).toHaveLength(3 * names.length);
+    expect(rows.filter((row) => row.waveId === 'w2')).toHaveLength(names.length);
     expect(partitions.size).toBeGreaterThan(20);
-    expect([...partitions].every((pk) => /^(item|target)\|\d\d$/.test(pk))).toBe(true);
+    expect([...partitions].every((pk) => /^item\|\d\d$/.test(pk))).toBe(true);
+  });
+
+  it('keeps the owner and the record of a VM, whichever is written first', async () => {
+    const migrated = vmId('rg-prod', 'app-01-az');
+    const owner = { waveId: 'w1', name: 'app-01', instanceId: machineInstanceId('w1', 'app-01') };
+    // Recorded before any lookup indexed wave w1: the indexing merges the owner into the record.
+    await management.record({ ...input(migrated), id: 'seen', kind: 'OnboardingSkipped', state: 'Skipped' });
+    const found = await store.lookUpVm(migrated, journal);
+    expect(found).toEqual({ owner, managed: expect.objectContaining({ state: 'Skipped' }) });
+    // A later write of the record keeps the owner.
+    await management.unmanage(migrated, 'ops@contoso.com', 'decommissioned', AT);
+    expect(await store.lookUpVm(migrated, journal)).toEqual({
+      owner,
+      managed: expect.objectContaining({ state: 'Unmanaged', unmanagedBy: 'ops@contoso.com' }),
+    });
   });
 });
 
-describe('skipMigrationVm', () => {
-  it("records a migration's test VM and migrated VM as skipped, and leaves any other VM alone", async () => {
+describe('lookUpWrittenVm', () => {
+  it("records a migration's test VM and migrated VM as skipped, and answers any other VM's record", async () => {
     const migrated = vmId('rg-prod', 'app-01-az');
     const testVm = vmId('rg-prod', 'web-01-test');
     const other = vmId('rg-prod', 'web-09');
-    expect(await management.skipMigrationVm(input(migrated))).toBe(true);
-    expect(await management.skipMigrationVm(input(testVm))).toBe(true);
-    expect(await management.skipMigrationVm(input(other))).toBe(false);
+    const onboarded = vmId('rg-prod', 'web-10');
+    await management.record({ ...input(onboarded), id: 'done', kind: 'Onboarded', state: 'Onboarded' });
+    expect(await management.lookUpWrittenVm(input(migrated))).toEqual({ migrationVm: true });
+    expect(await management.lookUpWrittenVm(input(testVm))).toEqual({ migrationVm: true });
+    expect(await management.lookUpWrittenVm(input(other))).toEqual({ migrationVm: false });
+    expect(await management.lookUpWrittenVm(input(onboarded))).toEqual({
+      migrationVm: false,
+      managed: expect.objectContaining({ state: 'Onboarded' }),
+    });
     expect(await store.getVm(migrated)).toMatchObject({
       state: 'Skipped',
       reason: expect.stringMatching(/migrated by wave w1 \(app-01\)/),
