@@ -113,6 +113,8 @@ interface Session {
   loaded: boolean;
   /** The loaded record's outbox is known to have been sent (by this process). */
   flushed: boolean;
+  /** The Pending record of a start dispatched here and not committed yet. */
+  starting?: InstanceRecord;
 }
 
 interface Lease {
@@ -247,6 +249,10 @@ export class DurableEngine {
     input: string | undefined,
   ): Promise<{ instanceId: string } | { conflict: InstanceRecord }> {
     const id = instanceId || randomUUID().replaceAll('-', '');
+    // An instance this process holds in a session is known without a request (see sendIfActive).
+    const held = this.sessions.get(id);
+    const known = held?.snapshot?.record ?? held?.starting;
+    if (known && !TERMINAL_STATUSES.has(known.status)) return { conflict: known };
     const now = this.options.clock.now();
     const executionId = randomUUID().replaceAll('-', '');
     const pending: InstanceRecord = {
@@ -280,13 +286,14 @@ export class DurableEngine {
       ...(pending.input === undefined ? {} : { Input: pending.input }),
       ExecutionId: pending.executionId,
     });
-    this.dispatch(pending.instanceId, {
+    const session = this.dispatch(pending.instanceId, {
       incoming: { event: start, messageId: `${pending.instanceId}|${pending.executionId}|start` },
       ...(fresh ? { fresh } : {}),
       redelivered: false,
       ack: async () => {},
       drop: () => {},
     });
+    session.starting = pending;
   }
 
   async raiseEvent(instanceId: string, name: string, data: string | undefined): Promise<ClientResult> {
@@ -743,7 +750,7 @@ export class DurableEngine {
 
   // ---- sessions ----
 
-  private dispatch(instanceId: string, inbound: Inbound): void {
+  private dispatch(instanceId: string, inbound: Inbound): Session {
     let session = this.sessions.get(instanceId);
     if (session) {
       // Re-inserting keeps the Map in least-recently-used order for eviction.
@@ -755,6 +762,7 @@ export class DurableEngine {
     session.queue.push(inbound);
     if (!session.running && session.queue.length === 1) this.runnable.push(session);
     this.pump();
+    return session;
   }
 
   private newSession(instanceId: string): Session {
@@ -818,6 +826,8 @@ export class DurableEngine {
             batch.flatMap((b) => (b.incoming ? [b.incoming] : [])),
           );
       await this.complete(session, batch, result);
+      // The snapshot holds what the start became.
+      delete session.starting;
     } catch (error) {
       session.loaded = false;
       session.flushed = false;
