@@ -273,12 +273,12 @@ export class VmManagement {
   }
 }
 
-/** How a fact changes the VM's record; undefined when it changes nothing. */
 /** Why a wave's pipeline, not an event, decides about the VM the wave migrates to. */
 function ownedBy(owner: Owner): string {
   return `migrated by wave ${owner.waveId} (${owner.name}); its pipeline onboards it as the plan says`;
 }
 
+/** How a fact changes the VM's record; undefined when it changes nothing. */
 function recordChange(input: RecordVmInput): ((current: ManagedVm | undefined) => ManagedVm) | undefined {
   if (input.state === undefined && input.remediation !== true && input.escalated === undefined)
     return undefined;

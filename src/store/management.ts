@@ -110,7 +110,7 @@ const ITEM_PK = 'item';
 const INDEXED_PK = 'indexedWave.v4';
 /** The owner's properties in a VM's record row. */
 const OWNER_FIELDS = ['ownerWaveId', 'ownerName', 'ownerInstanceId'] as const;
-/** Partitions each index is spread over. */
+/** Partitions the migration item index is spread over. */
 const INDEX_BUCKETS = 64;
 /** Waves read per page when looking for waves not indexed yet. */
 const WAVES_PAGE = 20;
