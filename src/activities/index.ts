@@ -12,6 +12,7 @@ import type { AzureGateways, MigrationItemRecord, OperationRef, StageChangeEvent
 import { AzureOperationError, describeError, normaliseError, retryDelayOf } from '../domain/errors';
 import { FINAL_STAGES, itemStepEnd, type TimedStep, tookMs } from '../domain/lifecycle';
 import { testVmName } from '../domain/names';
+import { vmResourceId } from '../domain/scope';
 import type { Journal } from '../store/types';
 import {
   type ActivityInput,
@@ -127,7 +128,7 @@ export function snapshotOf(item: MigrationItemRecord, at: string): ItemSnapshot 
 
 /** ARM id of the VM the migration creates: the target resource group's id plus the VM name. */
 export function targetVmId(job: MachineSteps): string {
-  return `${stepsOf(job).targetResourceGroupId}/providers/Microsoft.Compute/virtualMachines/${job.targetVmName}`;
+  return vmResourceId(stepsOf(job).targetResourceGroupId, job.targetVmName);
 }
 
 /** Resource group and name of a virtual network id, or undefined when it is not one. */

@@ -42,6 +42,11 @@ export function vmIdParts(
   return match ? { subscriptionId: match[1]!, resourceGroup: match[2]!, name: match[3]! } : undefined;
 }
 
+/** The ARM id of the VM named `name` in the resource group with id `resourceGroupId`. */
+export function vmResourceId(resourceGroupId: string, name: string): string {
+  return `${resourceGroupId}/providers/Microsoft.Compute/virtualMachines/${name}`;
+}
+
 /** The ARM id of a migration item (`.../replicationMigrationItems/{name}`) and its name, or undefined. */
 export function migrationItemParts(id: string): { itemId: string; name: string } | undefined {
   const match = /^(\/subscriptions\/.+\/replicationMigrationItems\/([^/]+))(?:\/.*)?$/i.exec(id);

@@ -23,6 +23,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { JournalStorageSettings } from '../config';
 import { ConcurrencyError } from '../domain/errors';
 import { machineInstanceId, migrationItemName } from '../domain/names';
+import { vmResourceId } from '../domain/scope';
 import { tableStoreFor } from './azureTables';
 import { MemoryTableStore } from './memoryTables';
 import {
@@ -414,7 +415,7 @@ function targetVmIdOf(plan: Record<string, unknown>): string | undefined {
   const groupId = str(enable?.targetResourceGroupId);
   const vm = str(plan.targetVmName);
   if (groupId === undefined || vm === undefined) return undefined;
-  return `${groupId}/providers/Microsoft.Compute/virtualMachines/${vm}`;
+  return vmResourceId(groupId, vm);
 }
 
 export async function createManagementStore(

@@ -13,6 +13,7 @@ import {
   scopeOf,
   TEST_MIGRATION_TAG,
   vmIdParts,
+  vmResourceId,
 } from '../../src/domain/scope';
 
 const SUB = '6f1c2a9e-0000-4000-8000-000000000001';
@@ -84,6 +85,9 @@ describe('scope', () => {
       name: 'web-01',
     });
     expect(vmIdParts(`${vmId('rg-prod', 'web-01')}/extensions/x`)).toBeUndefined();
+    expect(vmResourceId(`/subscriptions/${SUB}/resourceGroups/rg-prod`, 'web-01')).toBe(
+      vmId('rg-prod', 'web-01'),
+    );
     expect(migrationItemParts(`${ITEM}/testMigrate`)).toEqual({ itemId: ITEM, name: 'app-01' });
   });
 });
