@@ -56,11 +56,7 @@ export const INSTANCE_ID_MAX_LENGTH = 100;
  * Lower-cased because source and Azure names are compared case-insensitively throughout.
  */
 function encodeIdPart(value: string): string {
-  let out = '';
-  for (const ch of value.toLowerCase()) {
-    out += /[a-z0-9.-]/.test(ch) ? ch : `_${ch.codePointAt(0)!.toString(16)}_`;
-  }
-  return out;
+  return value.toLowerCase().replace(/[^a-z0-9.-]/gu, (ch) => `_${ch.codePointAt(0)!.toString(16)}_`);
 }
 
 /** 32-bit FNV-1a of a string, as 8 hex digits: a stable suffix that keeps shortened ids distinct. */

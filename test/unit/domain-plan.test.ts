@@ -206,6 +206,8 @@ describe('names', () => {
     expect(machineInstanceId('a:b', 'c')).not.toBe(machineInstanceId('a', 'b:c'));
     expect(machineInstanceId('w', 'a/b#c?d\\e')).not.toMatch(/[/#?\\]/);
     expect(machineInstanceId('w', 'a_2f_b')).not.toBe(machineInstanceId('w', 'a/b'));
+    // Each other code point (astral ones whole) becomes `_` + hex + `_`.
+    expect(machineInstanceId('w', 'A/b_\u{1f600}:x')).toBe('vm:w:a_2f_b_5f__1f600__3a_x');
     const long1 = machineInstanceId('wave', 'x'.repeat(200));
     const long2 = machineInstanceId('wave', `${'x'.repeat(199)}y`);
     expect(long1.length).toBeLessThanOrEqual(INSTANCE_ID_MAX_LENGTH);
