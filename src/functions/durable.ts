@@ -11,12 +11,12 @@ import '../orchestrations/applianceSlots';
 import '../orchestrations/vmPipeline';
 import '../orchestrations/wave';
 import '../orchestrations/waveControl';
-import { isNotFound, startOnce, statusOf } from './durableClient';
+import { durableClientInput, durableClientOf, isNotFound, startOnce, statusOf } from './durableClient';
 import { services } from './http/services';
 
 /** Any activity may raise events (those riding along with it, `Riders.notify`): each has a durable client input. */
 function envOf(context: InvocationContext): ActivityEnv {
-  const client = () => df.getClient(context);
+  const client = () => durableClientOf(context);
   return {
     warn: (message) => context.warn(message),
     // A replayed activity must not start the instance again.
@@ -42,7 +42,7 @@ function envOf(context: InvocationContext): ActivityEnv {
 
 for (const name of Object.values(ACTIVITY)) {
   df.app.activity(name, {
-    extraInputs: [df.input.durableClient()],
+    extraInputs: [durableClientInput],
     handler: async (input: unknown, context: InvocationContext) => {
       const { activities } = await services();
       const handler = activities[name] as (input: unknown, env: ActivityEnv) => Promise<unknown>;

@@ -16,7 +16,7 @@
  * An event this handler cannot read is logged and acknowledged (never a poison loop); only a
  * failure of our own (storage, the durable engine) fails the delivery so Event Grid retries it.
  */
-import type { EventGridEvent, InvocationContext } from '@azure/functions';
+import { app, type EventGridEvent, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { onboardingInstanceId } from '../domain/names';
 import {
@@ -30,7 +30,13 @@ import { ONBOARD_VM, type OnboardingInput } from '../orchestrations/onboarding';
 import { REMEDIATE_DRIFT, type RemediationInput } from '../orchestrations/remediation';
 import { DRIFT_ENTITY } from '../orchestrations/vmDrift';
 import { onboardsFor } from '../store/management';
-import { isNotFound, startOnce, startUnlessRunning } from './durableClient';
+import {
+  durableClientInput,
+  durableClientOf,
+  isNotFound,
+  startOnce,
+  startUnlessRunning,
+} from './durableClient';
 import { type ManagementServices, managementServices } from './managementServices';
 
 export const SYSTEM_EVENTS_FUNCTION = 'systemEvents';
@@ -156,7 +162,8 @@ export async function handleSystemEvent(
   }
 }
 
-df.app.client.eventGrid(SYSTEM_EVENTS_FUNCTION, {
-  handler: (event: EventGridEvent, client: df.DurableClient, context: InvocationContext) =>
-    handleSystemEvent(event, client, context),
+app.eventGrid(SYSTEM_EVENTS_FUNCTION, {
+  extraInputs: [durableClientInput],
+  handler: (event: EventGridEvent, context: InvocationContext) =>
+    handleSystemEvent(event, durableClientOf(context), context),
 });
