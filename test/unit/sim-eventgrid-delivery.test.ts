@@ -19,7 +19,10 @@ interface Received {
   at: number;
 }
 
-/** A webhook that answers validation, and notifications with the next status of `statuses` (then 200). */
+/**
+ * A webhook that answers validation, and notifications with the next status of `statuses` (then
+ * 200); a status of 0 leaves the notification without an answer.
+ */
 async function webhook(clock: ReturnType<typeof createClock>, statuses: number[] = []) {
   const received: Received[] = [];
   const waiters: { until: () => boolean; resolve: () => void }[] = [];
@@ -42,8 +45,8 @@ async function webhook(clock: ReturnType<typeof createClock>, statuses: number[]
         events,
         at: clock.now(),
       });
-      res.writeHead(statuses.shift() ?? 200);
-      res.end();
+      const status = statuses.shift() ?? 200;
+      if (status !== 0) res.writeHead(status).end();
       for (const w of waiters.splice(0)) {
         if (w.until()) w.resolve();
         else waiters.push(w);
@@ -58,7 +61,11 @@ async function webhook(clock: ReturnType<typeof createClock>, statuses: number[]
     /** Resolves once `until()` holds after a notification arrives. */
     waitFor: (until: () => boolean) =>
       until() ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ until, resolve })),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -89,6 +96,7 @@ async function setup(options: {
   faults?: Partial<{ duplicateRate: number; reorderWindowSeconds: number; failFirstAttemptRate: number }>;
   seed?: number;
   scale?: number;
+  requestTimeoutMs?: number;
 }) {
   const clock = createClock({ scale: options.scale ?? SCALE, origin: Date.now() });
   const hook = await webhook(clock, options.statuses);
@@ -97,6 +105,7 @@ async function setup(options: {
     random: createRandomStreams(options.seed ?? 1),
     faults: { duplicateRate: 0, reorderWindowSeconds: 0, failFirstAttemptRate: 0, ...options.faults },
     systemTopic: '/subscriptions/s',
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
   });
   cleanups.push(async () => {
     await delivery.stop();
@@ -135,6 +144,14 @@ describe('Event Grid delivery', () => {
     expect(retryDelayMs(1)).toBe(10_000);
     expect(retryDelayMs(2)).toBe(30_000);
     expect(delivery.deadLetters()).toEqual([]);
+  });
+
+  it('counts a webhook that does not answer within the request timeout as a failed attempt, and retries', async () => {
+    const { hook, delivery } = await setup({ statuses: [0], requestTimeoutMs: 200 });
+    delivery.publish([event(1)]);
+    await hook.waitFor(() => hook.received.length === 2);
+    expect(hook.received.map((r) => r.deliveryCount)).toEqual([0, 1]);
+    await expect.poll(() => delivery.stats()).toMatchObject({ delivered: 1, failedAttempts: 1 });
   });
 
   it.each([400, 413])('does not retry %i and dead-letters the event', async (status) => {
