@@ -21,7 +21,6 @@ import { createServer, request as httpRequest } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { percentile } from '../cli/lib/rehearsal';
 import { createSimulator } from '../local/azure-sim';
 import { generateEstate } from '../local/azure-sim/estate/generate';
 import { ensureSimTls } from '../local/azure-sim/framework/tls';
@@ -31,7 +30,7 @@ import { PROJECT_ROOT } from '../local/root';
 import { hostProcessArgs } from '../local/stack';
 import { productSubscriptions } from '../local/subscriptions';
 import { type CpuSeconds, sampleCpu } from './cpu';
-import { phases } from './phases';
+import { phases, round } from './phases';
 
 /** Real ms the host gets to print "Host started". */
 const HOST_START_TIMEOUT_MS = 60_000;
@@ -47,8 +46,6 @@ interface Delivery {
   ids: string[];
   status: number;
 }
-
-const round = (n: number) => Math.round(n * 100) / 100;
 
 /** CPU seconds by process as ms per event, with their total. */
 function perEvent(cpu: CpuSeconds, events: number) {
@@ -301,11 +298,10 @@ async function main(): Promise<void> {
           e.status < 300 &&
           e.resource.endsWith('/configurationprofileassignments/default'),
       );
-    // Each event's handling latency is that of the POST that carried it.
-    const latencies = deliveries.flatMap((d) => d.ids.map(() => d.end - d.start)).sort((a, b) => a - b);
-    const eventsDelivered = latencies.length;
-    const seconds =
-      (Math.max(...deliveries.map((d) => d.end)) - Math.min(...deliveries.map((d) => d.start))) / 1000;
+    const timed = deliveries.map((d) => ({ start: d.start, end: d.end, events: d.ids.length }));
+    const [whole] = phases(timed, 1);
+    if (whole === undefined) throw new Error('no delivery reached the host');
+    const eventsDelivered = whole.events;
     const cpuSeconds = cpu.stop();
     const figures = {
       cores: availableParallelism(),
@@ -318,19 +314,12 @@ async function main(): Promise<void> {
       eventsDelivered,
       duplicatesDelivered: eventsDelivered - distinct(),
       failedDeliveries: deliveries.filter((d) => d.status >= 300).length,
-      handlingSeconds: round(seconds),
-      eventsPerSecond: round(eventsDelivered / seconds),
-      /** Per event: receipt to answer of its POST. */
-      latencyMs: {
-        p50: round(percentile(latencies, 50)),
-        p99: round(percentile(latencies, 99)),
-        max: round(latencies.at(-1) ?? 0),
-      },
+      handlingSeconds: whole.seconds,
+      eventsPerSecond: whole.eventsPerSecond,
+      /** Per event: receipt to answer of the POST that carried it. */
+      latencyMs: whole.latencyMs,
       /** The same figures for each quarter of the events, in the order they were answered: the cold start shows in the first. */
-      byQuarter: phases(
-        deliveries.map((d) => ({ start: d.start, end: d.end, events: d.ids.length })),
-        4,
-      ),
+      byQuarter: phases(timed, 4),
       onboardings: {
         assignments: assignments.length,
         distinctVms: new Set(assignments.map((e) => e.resource)).size,

@@ -15,10 +15,11 @@ export interface Phase {
   events: number;
   seconds: number;
   eventsPerSecond: number;
-  latencyMs: { p50: number; p99: number };
+  latencyMs: { p50: number; p99: number; max: number };
 }
 
-const round = (n: number) => Math.round(n * 100) / 100;
+/** A figure to two decimals, as the benches print them. */
+export const round = (n: number) => Math.round(n * 100) / 100;
 
 /**
  * The deliveries cut into `count` phases of about equal numbers of events, in the order they were
@@ -45,7 +46,11 @@ export function phases(deliveries: readonly TimedDelivery[], count: number): Pha
       events: latencies.length,
       seconds: round(seconds),
       eventsPerSecond: round(latencies.length / seconds),
-      latencyMs: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) },
+      latencyMs: {
+        p50: round(percentile(latencies, 50)),
+        p99: round(percentile(latencies, 99)),
+        max: round(latencies.at(-1) ?? 0),
+      },
     });
     from = delivery.end;
     phase = [];
