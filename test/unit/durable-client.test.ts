@@ -1,9 +1,19 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { InvocationContext } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
-import { durableClientInput, durableClientOf } from '../../src/functions/durableClient';
+import {
+  DURABLE_CLIENT_CONNECTIONS,
+  durableClientInput,
+  durableClientOf,
+  statusOf,
+} from '../../src/functions/durableClient';
 
 /** An invocation whose durable client input carries this hub's binding data, as the host sends it. */
-function invocation(hubName: string): InvocationContext {
+function invocation(
+  hubName: string,
+  rpcBaseUrl = 'http://127.0.0.1:7071/runtime/webhooks/durabletask/',
+): InvocationContext {
   const context = new InvocationContext({
     options: {
       trigger: { type: 'eventGridTrigger', name: 'event' },
@@ -15,7 +25,7 @@ function invocation(hubName: string): InvocationContext {
     taskHubName: hubName,
     creationUrls: {},
     managementUrls: {},
-    rpcBaseUrl: 'http://127.0.0.1:7071/runtime/webhooks/durabletask/',
+    rpcBaseUrl,
   });
   return context;
 }
@@ -28,5 +38,29 @@ describe('durableClientOf', () => {
     const changed = durableClientOf(invocation('HubB'));
     expect(changed).not.toBe(first);
     expect(changed.taskHubName).toBe('HubB');
+  });
+
+  it('keeps a burst of calls on a bounded set of connections to the host', async () => {
+    let connections = 0;
+    const paths = new Set<string>();
+    const server = createServer((req, res) => {
+      paths.add(req.url ?? '');
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"No instance"}');
+    });
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const client = durableClientOf(invocation('HubC', `http://127.0.0.1:${port}/durabletask/`));
+      const ids = Array.from({ length: 100 }, (_, i) => `vm-${i}`);
+      const statuses = await Promise.all(ids.map((id) => statusOf(client, id)));
+      expect(statuses.every((status) => status === undefined)).toBe(true);
+      expect(paths.size).toBe(100);
+      expect(connections).toBeGreaterThan(1);
+      expect(connections).toBeLessThanOrEqual(DURABLE_CLIENT_CONNECTIONS);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
