@@ -2,8 +2,9 @@
  * The durable engine's scheduling of starts, with orchestrations run through durable-functions' own
  * orchestrator runtime:
  * - it holds back queued work while the host has requests waiting for their answer: at most two
- *   sessions and two activities start at a time, and the rest start once no request is open. Every
- *   invocation waits until the test releases it, so what started is counted exactly;
+ *   sessions and two activities start at a time; once no request is open, the rest start
+ *   gradually (twice as many as run at that moment, then doubling). Every invocation waits until
+ *   the test releases it, so what started is counted exactly;
  * - a start of an instance this process holds in a session is answered without storage requests: a
  *   start still queued or an instance running refuses it (409), and a finished one is replaced
  *   through the store as before.
@@ -115,17 +116,20 @@ describe('durable engine while requests wait for their answer', () => {
     await engine.stop();
   });
 
-  it('starts two sessions at a time, and the rest once no request is open', async () => {
+  it('starts two sessions at a time, and the rest gradually once no request is open', async () => {
     engine.setAnswering(true);
-    for (const id of ['a', 'b', 'c', 'd', 'e']) await engine.startNew('fan', id, undefined);
+    const ids = Array.from({ length: 12 }, (_, i) => `i${i}`);
+    for (const id of ids) await engine.startNew('fan', id, undefined);
     await vi.waitFor(() => expect(invoker.started.fan).toBe(2));
 
     invoker.release('fan', 1);
     await vi.waitFor(() => expect(invoker.started.fan).toBe(3));
     expect(invoker.held.filter((h) => h.name === 'fan')).toHaveLength(2);
 
+    // Two run: four may, then eight, then sixteen.
     engine.setAnswering(false);
     expect(invoker.started.fan).toBe(5);
+    await vi.waitFor(() => expect(invoker.started.fan).toBe(ids.length));
   });
 
   it('starts two activities at a time, and the rest once no request is open', async () => {
@@ -140,7 +144,8 @@ describe('durable engine while requests wait for their answer', () => {
     expect(invoker.held.filter((h) => h.name === 'hold')).toHaveLength(2);
 
     engine.setAnswering(false);
-    expect(invoker.started.hold).toBe(FAN_OUT);
+    expect(invoker.started.hold).toBe(5);
+    await vi.waitFor(() => expect(invoker.started.hold).toBe(FAN_OUT));
     invoker.stopHolding();
     await vi.waitFor(async () => expect(await engine.status('fan')).toMatchObject({ status: 'Completed' }));
     expect(JSON.parse((await engine.status('fan'))!.output!)).toEqual([0, 1, 2, 3, 4, 5]);

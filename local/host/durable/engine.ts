@@ -63,6 +63,15 @@ const MAX_SESSIONS = 256;
  * (0.91 with 2).
  */
 const STARTS_WHILE_ANSWERING = 2;
+/**
+ * Once no request is open, the work held back starts gradually: the items allowed to run start at
+ * twice those running at that moment (at least STARTS_WHILE_ANSWERING) and double every
+ * RAMP_STEP_MS (real time) up to the limits. A host between two requests (Event Grid's next POST
+ * comes a few ms later) started 256 sessions at once, and the next deliveries waited 0.6-1.1 s
+ * behind them. Work that was running goes on at its pace: a status poll during a wave does not
+ * drop the allowance below what runs.
+ */
+const RAMP_STEP_MS = 10;
 /** A work item that fails (storage unreachable...) is retried this often, this many ms apart (times the attempt). */
 const MAX_WORK_ITEM_FAILURES = 5;
 const RETRY_DELAY_MS = 1000;
@@ -140,6 +149,9 @@ export class DurableEngine {
   private runningSessions = 0;
   private runningActivities = 0;
   private answering = false;
+  /** performance.now() when the host last stopped answering, and what was running then. */
+  private quiet = { since: 0, sessions: 0, activities: 0 };
+  private rampTimer: NodeJS.Timeout | undefined;
   private held = 0;
   private readonly leases = new Set<Lease>();
   private readonly activeWork = new Set<string>();
@@ -229,6 +241,7 @@ export class DurableEngine {
     this.abort.abort();
     this.capacityWaiter?.();
     clearInterval(this.renewTimer);
+    clearTimeout(this.rampTimer);
     for (const timer of this.localTimers) clearTimeout(timer);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
@@ -400,8 +413,31 @@ export class DurableEngine {
   setAnswering(answering: boolean): void {
     this.answering = answering;
     if (answering) return;
+    this.quiet = {
+      since: performance.now(),
+      sessions: this.runningSessions,
+      activities: this.runningActivities,
+    };
     this.pump();
     this.pumpWork();
+  }
+
+  /** Work items of a kind that may run now: few while answering, then ramping up (RAMP_STEP_MS). */
+  private allowed(limit: number, runningWhenQuiet: number): number {
+    if (this.answering) return Math.min(limit, STARTS_WHILE_ANSWERING);
+    const doublings = 1 + Math.floor((performance.now() - this.quiet.since) / RAMP_STEP_MS);
+    return Math.min(limit, Math.max(STARTS_WHILE_ANSWERING, runningWhenQuiet) * 2 ** doublings);
+  }
+
+  /** Pumps again at the ramp's next step while held-back work waits for it. */
+  private rampLater(allowed: number, limit: number, waiting: number): void {
+    if (this.answering || allowed >= limit || waiting === 0 || this.rampTimer !== undefined) return;
+    this.rampTimer = setTimeout(() => {
+      this.rampTimer = undefined;
+      this.pump();
+      this.pumpWork();
+    }, RAMP_STEP_MS);
+    this.rampTimer.unref();
   }
 
   /** Resolves once nothing is queued in memory or running (tests, benchmarks, shutdown). */
@@ -631,11 +667,8 @@ export class DurableEngine {
 
   private pumpWork(): void {
     const limit = this.options.settings.maxConcurrentActivityFunctions;
-    while (
-      this.runningActivities < (this.answering ? Math.min(limit, STARTS_WHILE_ANSWERING) : limit) &&
-      this.localWork.length > 0 &&
-      !this.abort.signal.aborted
-    ) {
+    const allowed = this.allowed(limit, this.quiet.activities);
+    while (this.runningActivities < allowed && this.localWork.length > 0 && !this.abort.signal.aborted) {
       const next = this.localWork.shift()!;
       this.runningActivities++;
       this.runActivity(next.message, next.lease, next.local)
@@ -649,6 +682,7 @@ export class DurableEngine {
           this.notifyIdle();
         });
     }
+    this.rampLater(allowed, limit, this.localWork.length);
   }
 
   // ---- activities ----
@@ -779,8 +813,8 @@ export class DurableEngine {
   }
 
   private pump(): void {
-    const limit = this.answering ? STARTS_WHILE_ANSWERING : MAX_SESSIONS;
-    while (this.runningSessions < limit && this.runnable.length > 0 && !this.abort.signal.aborted) {
+    const allowed = this.allowed(MAX_SESSIONS, this.quiet.sessions);
+    while (this.runningSessions < allowed && this.runnable.length > 0 && !this.abort.signal.aborted) {
       const session = this.runnable.shift()!;
       if (session.running || session.queue.length === 0) continue;
       session.running = true;
@@ -798,6 +832,7 @@ export class DurableEngine {
           this.notifyIdle();
         });
     }
+    this.rampLater(allowed, MAX_SESSIONS, this.runnable.length);
   }
 
   private evictIdleSessions(): void {
