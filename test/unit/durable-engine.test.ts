@@ -132,7 +132,7 @@ describe('durable engine while requests wait for their answer', () => {
     await vi.waitFor(() => expect(invoker.started.fan).toBe(ids.length));
   });
 
-  it('starts two activities at a time, and the rest once no request is open', async () => {
+  it('starts two activities at a time, and the rest gradually once no request is open', async () => {
     await engine.startNew('fan', 'fan', undefined);
     await vi.waitFor(() => expect(invoker.started.fan).toBe(1));
     engine.setAnswering(true);
