@@ -18,8 +18,9 @@ export const durableClientInput = df.input.durableClient();
  * batches of 5 events at once) opened 80 at a time. A busy Node server accepts one new connection
  * per turn of its event loop (libuv 1.45, libuv/libuv#3696), and the local host runs the app on its
  * own loop: the last of those 80 calls waited up to 1.9 s to be accepted. A bounded pool keeps a
- * burst on connections already open. 32 covers the calls in flight at 500 events/s: a start took
- * 10-40 ms in the local host's extension, most of it a write to storage (docs/events.md).
+ * burst on connections already open. 32 covers the calls in flight at 500 events/s: in a traced
+ * burst, a start took 10-50 ms in the local host's extension, most of it a write to storage.
+ * docs/events.md has the events bench's figures with and without the bound.
  */
 export const DURABLE_CLIENT_CONNECTIONS = 32;
 globalAgent.maxSockets = DURABLE_CLIENT_CONNECTIONS;

@@ -65,7 +65,7 @@ const MAX_SESSIONS = 256;
 const STARTS_WHILE_ANSWERING = 2;
 /**
  * Once no request is open, the work held back starts gradually: the items allowed to run start at
- * twice those running at that moment (at least STARTS_WHILE_ANSWERING) and double every
+ * twice the larger of those running at that moment and STARTS_WHILE_ANSWERING, and double every
  * RAMP_STEP_MS (real time) up to the limits. A host between two requests (Event Grid's next POST
  * comes a few ms later) started 256 sessions at once, and the next deliveries waited 0.6-1.1 s
  * behind them. Work that was running goes on at its pace: a status poll during a wave does not
