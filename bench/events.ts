@@ -3,9 +3,9 @@
  * simulator, as `POST /_sim/vms` does) delivered by the simulator's Event Grid, with duplicates
  * from the fault profile, to the app's `systemEvents` function on the local host (the built app,
  * dist/: run `npm run build` first). The subscription is the product's `vm-written` one
- * (infra/eventSubscriptions.json: event type and operation filter, batching). A loopback proxy in
- * front of the host's webhook times every delivery (request in -> answer out); each event of a batch
- * counts the whole batch's time as its handling latency; rate and latency are also printed for each
+ * (infra/eventSubscriptions.json: event type and operation filter, batching). The simulated Event
+ * Grid times every POST from sent to answered, as Event Grid's `DestinationProcessingDurationInMs`
+ * does; each event of a batch counts the whole batch's time as its handling latency; rate and latency are also printed for each
  * quarter of the events, in the order they were answered, so the cold start shows apart. After the
  * burst it waits for every onboarding to finish and counts Automanage assignments in the simulator's
  * ledger: each VM must be assigned exactly once. Prints figures; never passes or fails on time.
@@ -17,12 +17,13 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, request as httpRequest } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createSimulator } from '../local/azure-sim';
 import { generateEstate } from '../local/azure-sim/estate/generate';
+import { eventGridSinkFactory } from '../local/azure-sim/eventgrid';
+import type { DeliveryAttempt } from '../local/azure-sim/eventgrid/delivery';
 import { ensureSimTls } from '../local/azure-sim/framework/tls';
 import { type AzuriteInstance, startAzurite } from '../local/azurite';
 import { clockEnv, createClock } from '../local/clock';
@@ -38,15 +39,6 @@ const HOST_START_TIMEOUT_MS = 60_000;
 const TIME_SCALE = 3600;
 const GROUP = 'rg-prod';
 
-interface Delivery {
-  /** Request in and answer out (performance.now ms). */
-  start: number;
-  end: number;
-  /** The ids of the events it carried (one per event of a batch). */
-  ids: string[];
-  status: number;
-}
-
 /** CPU seconds by process as ms per event, with their total. */
 function perEvent(cpu: CpuSeconds, events: number) {
   const ms = (seconds: number) => round((seconds * 1000) / events);
@@ -55,49 +47,6 @@ function perEvent(cpu: CpuSeconds, events: number) {
     host: ms(cpu.host),
     azurite: ms(cpu.azurite),
     total: ms(cpu.bench + cpu.host + cpu.azurite + cpu.other),
-  };
-}
-
-/** Forwards every request to `target`, timing the Notification deliveries. */
-async function startProxy(target: URL, deliveries: Delivery[]) {
-  const server = createServer((req, res) => {
-    const started = performance.now();
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const upstream = httpRequest(
-        new URL(req.url ?? '/', target),
-        { method: req.method, headers: { ...req.headers, host: target.host } },
-        (answer) => {
-          const answerChunks: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => answerChunks.push(chunk));
-          answer.on('end', () => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            res.end(Buffer.concat(answerChunks));
-            if (req.headers['aeg-event-type'] === 'Notification') {
-              const ended = performance.now();
-              const events = JSON.parse(body.toString()) as { id: string }[];
-              deliveries.push({
-                start: started,
-                end: ended,
-                ids: events.map((e) => e.id),
-                status: answer.statusCode ?? 0,
-              });
-            }
-          });
-        },
-      );
-      upstream.on('error', () => {
-        res.writeHead(502).end();
-      });
-      upstream.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
 
@@ -207,7 +156,13 @@ async function main(): Promise<void> {
   const clock = createClock(clockSettings);
   const azurite: AzuriteInstance = await startAzurite();
   const estate = generateEstate(0, 1);
-  const sim = await createSimulator({ estate, clock, faults: { seed: 1, eventGrid: { duplicateRate } } });
+  const deliveries: DeliveryAttempt[] = [];
+  const sim = await createSimulator({
+    estate,
+    clock,
+    faults: { seed: 1, eventGrid: { duplicateRate } },
+    eventSink: eventGridSinkFactory({ onAttempt: (attempt) => deliveries.push(attempt) }),
+  });
   Object.assign(process.env, sim.env(), {
     AZURE_RESOURCE_MANAGER_ENDPOINT: sim.armUrl,
     AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
@@ -234,14 +189,12 @@ async function main(): Promise<void> {
     },
     values['cpu-prof'],
   );
-  const deliveries: Delivery[] = [];
-  const proxy = await startProxy(new URL(host.baseUrl), deliveries);
   try {
     const [vmWritten] = productSubscriptions({
       subscriptionId: estate.subscriptionId,
       managedResourceGroups: [GROUP],
       vaultId: `/subscriptions/${estate.subscriptionId}/resourceGroups/${estate.migrateProject.resourceGroup}/providers/Microsoft.RecoveryServices/vaults/${estate.migrateProject.vault}`,
-      endpointUrl: `${proxy.url}/runtime/webhooks/eventgrid?functionName=systemEvents&code=${encodeURIComponent(keys.eventgrid_extension)}`,
+      endpointUrl: `${host.baseUrl}/runtime/webhooks/eventgrid?functionName=systemEvents&code=${encodeURIComponent(keys.eventgrid_extension)}`,
       ownClientId: sim.authority.clientId,
       ...(batchSize === undefined ? {} : { maxEventsPerBatch: batchSize }),
     });
@@ -273,7 +226,8 @@ async function main(): Promise<void> {
       } while (token);
       return total;
     };
-    const distinct = () => new Set(deliveries.filter((d) => d.status < 300).flatMap((d) => d.ids)).size;
+    const answered = (d: DeliveryAttempt) => d.status !== undefined && d.status < 300;
+    const distinct = () => new Set(deliveries.filter(answered).flatMap((d) => d.eventIds)).size;
     let lastReport = performance.now();
     for (;;) {
       const delivered = distinct();
@@ -298,7 +252,7 @@ async function main(): Promise<void> {
           e.status < 300 &&
           e.resource.endsWith('/configurationprofileassignments/default'),
       );
-    const timed = deliveries.map((d) => ({ start: d.start, end: d.end, events: d.ids.length }));
+    const timed = deliveries.map((d) => ({ start: d.sentAt, end: d.answeredAt, events: d.eventIds.length }));
     const [whole] = phases(timed, 1);
     if (whole === undefined) throw new Error('no delivery reached the host');
     const eventsDelivered = whole.events;
@@ -313,7 +267,7 @@ async function main(): Promise<void> {
       /** Events those POSTs carried, duplicates included. */
       eventsDelivered,
       duplicatesDelivered: eventsDelivered - distinct(),
-      failedDeliveries: deliveries.filter((d) => d.status >= 300).length,
+      failedDeliveries: deliveries.filter((d) => !answered(d)).length,
       handlingSeconds: whole.seconds,
       eventsPerSecond: whole.eventsPerSecond,
       /** Per event: receipt to answer of the POST that carried it. */
@@ -349,7 +303,6 @@ async function main(): Promise<void> {
         (cpuSeconds === undefined ? '' : `CPU seconds: ${JSON.stringify(cpuSeconds)}\n`),
     );
   } finally {
-    await proxy.close();
     await host.stop();
     await sim.stop();
     await azurite.stop();

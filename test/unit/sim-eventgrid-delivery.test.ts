@@ -1,7 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventGridDelivery, retryDelayMs } from '../../local/azure-sim/eventgrid/delivery';
+import {
+  type DeliveryAttempt,
+  EventGridDelivery,
+  retryDelayMs,
+} from '../../local/azure-sim/eventgrid/delivery';
 import type { EventGridEvent } from '../../local/azure-sim/eventgrid/schema';
 import { createRandomStreams } from '../../local/azure-sim/framework/random';
 import type { EventSubscription } from '../../local/azure-sim/framework/types';
@@ -97,6 +101,7 @@ async function setup(options: {
   seed?: number;
   scale?: number;
   requestTimeoutMs?: number;
+  onAttempt?: (attempt: DeliveryAttempt) => void;
 }) {
   const clock = createClock({ scale: options.scale ?? SCALE, origin: Date.now() });
   const hook = await webhook(clock, options.statuses);
@@ -106,6 +111,7 @@ async function setup(options: {
     faults: { duplicateRate: 0, reorderWindowSeconds: 0, failFirstAttemptRate: 0, ...options.faults },
     systemTopic: '/subscriptions/s',
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.onAttempt === undefined ? {} : { onAttempt: options.onAttempt }),
   });
   cleanups.push(async () => {
     await delivery.stop();
@@ -290,6 +296,42 @@ describe('Event Grid delivery', () => {
     await hook.waitFor(() => hook.received.length === 2);
     await expect.poll(() => delivery.stats().delivered).toBe(2);
     expect(hook.received.flatMap((r) => r.events.map((e) => e.id)).sort()).toEqual(['event-2', 'event-3']);
+  });
+
+  it('tells onAttempt of each POST once answered: its events, status and real send and answer times', async () => {
+    const attempts: DeliveryAttempt[] = [];
+    const { hook, delivery } = await setup({
+      subscription: { maxEventsPerBatch: 10 },
+      statuses: [500],
+      onAttempt: (attempt) => attempts.push(attempt),
+    });
+    const before = performance.now();
+    delivery.publish([event(1), event(2)]);
+    await hook.waitFor(() => hook.received.length === 2);
+    await expect.poll(() => attempts.length).toBe(2);
+    expect(attempts.map((a) => [a.subscription, a.eventIds, a.status])).toEqual([
+      ['factory', ['event-1', 'event-2'], 500],
+      ['factory', ['event-1', 'event-2'], 200],
+    ]);
+    for (const attempt of attempts) {
+      expect(attempt.sentAt).toBeGreaterThanOrEqual(before);
+      expect(attempt.answeredAt).toBeGreaterThanOrEqual(attempt.sentAt);
+    }
+  });
+
+  it('tells onAttempt of a POST without an answer, with no status', async () => {
+    const attempts: DeliveryAttempt[] = [];
+    const { hook, delivery } = await setup({
+      statuses: [0],
+      requestTimeoutMs: 200,
+      onAttempt: (attempt) => attempts.push(attempt),
+    });
+    delivery.publish([event(1)]);
+    await hook.waitFor(() => hook.received.length === 2);
+    await expect.poll(() => attempts.length).toBe(2);
+    expect(attempts[0]).not.toHaveProperty('status');
+    expect(attempts[0]!.answeredAt).toBeGreaterThanOrEqual(attempts[0]!.sentAt);
+    expect(attempts[1]!.status).toBe(200);
   });
 
   it('puts the events due together in batches of up to maxEventsPerBatch', async () => {

@@ -62,6 +62,21 @@ export interface DeliveryStats {
   deadLettered: number;
 }
 
+/**
+ * One POST of events to a subscription's webhook, as Event Grid's delivery metrics see it
+ * (`DestinationProcessingDurationInMs` is `answeredAt - sentAt`).
+ */
+export interface DeliveryAttempt {
+  subscription: string;
+  /** The ids of the events the POST carried. */
+  eventIds: string[];
+  /** Real ms (`performance.now()`) when the POST was sent and when its answer was read or it failed. */
+  sentAt: number;
+  answeredAt: number;
+  /** The webhook's status; undefined when no answer came (network error or timeout). */
+  status?: number;
+}
+
 export interface DeliveryOptions {
   clock: Clock;
   random: (stream: string) => number;
@@ -69,6 +84,8 @@ export interface DeliveryOptions {
   /** The topic named in validation events (`/subscriptions/{id}`). */
   systemTopic: string;
   requestTimeoutMs?: number;
+  /** Told of every POST of events once it is answered or has failed. */
+  onAttempt?: (attempt: DeliveryAttempt) => void;
 }
 
 /** One event's way to one subscription; the events due together share a POST. */
@@ -294,6 +311,7 @@ export class EventGridDelivery {
   ): Promise<void> {
     let status: number | undefined;
     let outcome: string;
+    const sentAt = performance.now();
     try {
       status = await this.post(
         subscriber.sub.endpointUrl,
@@ -306,6 +324,13 @@ export class EventGridDelivery {
       if (this.abort.signal.aborted) return;
       outcome = err instanceof Error && err.name === 'TimeoutError' ? 'TimedOut' : 'NetworkError';
     }
+    this.options.onAttempt?.({
+      subscription: subscriber.sub.name,
+      eventIds: batch.deliveries.map((d) => d.event.id),
+      sentAt,
+      answeredAt: performance.now(),
+      ...(status === undefined ? {} : { status }),
+    });
     // All or none: the webhook's answer is every event's outcome, and a retry takes them together.
     // A failed batch is retried as it went: the events due again at one time fall due together.
     const answeredAt = this.options.clock.now();

@@ -14,7 +14,7 @@ import type {
   SystemEvent,
   TopicRequest,
 } from '../framework/types';
-import { EventGridDelivery } from './delivery';
+import { type DeliveryAttempt, EventGridDelivery } from './delivery';
 import { type EventGridEvent, fromSystemEvent, parseCloudEventBatch, parseEventGridBatch } from './schema';
 
 /** Event Grid refuses publish requests larger than 1 MB. */
@@ -33,6 +33,8 @@ export interface EventGridSinkOptions {
   topics?: CustomTopic[];
   /** Real ms to wait for a webhook's answer. */
   requestTimeoutMs?: number;
+  /** Told of every POST of events to a webhook once it is answered or has failed. */
+  onAttempt?: (attempt: DeliveryAttempt) => void;
 }
 
 export interface EventGridSink extends EventSink {
@@ -64,6 +66,7 @@ export function createEventGridSink(
     faults: sim.faults.eventGrid,
     systemTopic,
     ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
   });
   for (const subscription of subscriptions) delivery.addSubscription(subscription);
   const topics = new Map((options.topics ?? []).map((t) => [t.name.toLowerCase(), t]));
