@@ -40,7 +40,7 @@ const receivers = (e: EventGridEvent) =>
 
 describe('the product subscriptions', () => {
   it('deliver in batches of the product size', () => {
-    expect(subscriptions.map((s) => s.maxEventsPerBatch)).toEqual([5, 5, 5]);
+    expect(subscriptions.map((s) => s.maxEventsPerBatch)).toEqual([3, 3, 3]);
   });
 
   it('pass each event the app handles to one subscription and nothing else', () => {
