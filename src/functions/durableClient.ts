@@ -14,8 +14,8 @@ export const durableClientInput = df.input.durableClient();
 /**
  * Connections the app keeps open to the host's durable extension. durable-functions' axios has no
  * agent of its own, so its calls (HTTP to the host on loopback) go through Node's global agent,
- * which opens one connection per call in flight: a burst of invocations (Event Grid delivers 16
- * batches of 5 events at once) opened 80 at a time. A busy Node server accepts one new connection
+ * which opens one connection per call in flight: a burst of invocations (16 batches of 5 events
+ * at once, when this was measured) opened 80 at a time. A busy Node server accepts one new connection
  * per turn of its event loop (libuv 1.45, libuv/libuv#3696), and the local host runs the app on its
  * own loop: the last of those 80 calls waited up to 1.9 s to be accepted. A bounded pool keeps a
  * burst on connections already open. 32 covers the calls in flight at 500 events/s: in a traced
