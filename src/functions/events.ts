@@ -12,7 +12,10 @@
  *   store's index, `ownerOfItem`): raise `MigrationItemChanged` to the machine's pipeline, which
  *   ignores it unless it is waiting for the item (a finished one answers 410, which is quiet).
  *
- * Delivery is at least once and unordered: every step is idempotent by event id and resource.
+ * Delivery is at least once and unordered: every step is idempotent by event id and resource. A
+ * redelivery of an event this process handled a moment ago (Event Grid's duplicates and retries)
+ * ends at `handledEvents`, without a read or a start; one handled elsewhere, or forgotten since,
+ * goes through the steps, which find nothing new to do.
  * An event this handler cannot read is logged and acknowledged (never a poison loop); only a
  * failure of our own (storage, the durable engine) fails the delivery so Event Grid retries it.
  */
@@ -37,10 +40,13 @@ import {
   startOnce,
   startUnlessRunning,
 } from './durableClient';
+import { HandledEvents } from './handledEvents';
 import { type ManagementServices, managementServices } from './managementServices';
 
 export const SYSTEM_EVENTS_FUNCTION = 'systemEvents';
 export const MIGRATION_ITEM_CHANGED = 'MigrationItemChanged';
+/** Events remembered as handled, per process: ids and resources, some 200 bytes each. */
+const handledEvents = new HandledEvents(20_000);
 
 function inManagedGroup(svc: ManagementServices, resourceGroup: string): boolean {
   const group = resourceGroup.toLowerCase();
@@ -152,13 +158,26 @@ export async function handleSystemEvent(
   }
   if (event.kind === 'ignored') return;
   const svc = await managementServices();
+  await handledEvents.once(`${event.eventId} ${resourceOf(event)}`, () => {
+    switch (event.kind) {
+      case 'vmWritten':
+        return onVmWritten(event, svc, client, context);
+      case 'policyState':
+        return onPolicyState(event, svc, client, context);
+      case 'migrationItemChanged':
+        return onMigrationItem(event, svc, client, context);
+    }
+  });
+}
+
+function resourceOf(event: Exclude<FactoryEvent, { kind: 'malformed' | 'ignored' }>): string {
   switch (event.kind) {
     case 'vmWritten':
-      return onVmWritten(event, svc, client, context);
+      return event.vmId.toLowerCase();
     case 'policyState':
-      return onPolicyState(event, svc, client, context);
+      return event.resourceId.toLowerCase();
     case 'migrationItemChanged':
-      return onMigrationItem(event, svc, client, context);
+      return event.itemId.toLowerCase();
   }
 }
 
