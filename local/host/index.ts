@@ -19,6 +19,13 @@ import { createInvoker, toLogLevel } from './worker/invoker';
 export const DEFAULT_PORT = 7071;
 /** How long stop() lets requests in flight finish before it closes their connections (ms). */
 const DRAIN_TIMEOUT_MS = 10_000;
+/**
+ * How long an idle keep-alive connection stays open (ms): Kestrel's default (`KeepAliveTimeout`,
+ * 130 s), which the Functions host serves with. Node's own 5 s would close Event Grid's and the
+ * app's connections in every pause of a few seconds, and a burst after it would wait to open them
+ * again (Node accepts one connection per turn of the loop the app runs on).
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 130_000;
 
 export interface StartHostOptions {
   /** The app's root: package.json (`main`) and host.json. */
@@ -143,6 +150,7 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
       res.writeHead(503).end();
     });
   });
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   const port = await listen(server, options.port ?? DEFAULT_PORT);
   const baseUrl = `http://127.0.0.1:${port}`;
   // durable-functions rewrites the client's URLs to http://localhost:7071 unless WEBSITE_HOSTNAME names the host.

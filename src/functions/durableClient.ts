@@ -3,7 +3,7 @@
  * answers an unknown id with an error), and a start that leaves an existing instance alone; and
  * the client itself for functions invoked in bursts.
  */
-import { globalAgent } from 'node:http';
+import http from 'node:http';
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { isFinishedStatus } from '../activities/contract';
@@ -23,7 +23,20 @@ export const durableClientInput = df.input.durableClient();
  * docs/events.md has the events bench's figures with and without the bound.
  */
 export const DURABLE_CLIENT_CONNECTIONS = 32;
-globalAgent.maxSockets = DURABLE_CLIENT_CONNECTIONS;
+/**
+ * How long an idle connection to the host stays in the pool (ms). Node's global agent closes it
+ * after 5 s, so every pause of a few seconds cost the next burst its connections. The host keeps
+ * them 130 s (Kestrel's `KeepAliveTimeout`); closing them a little earlier here means the app never
+ * sends a request on a connection the host is closing.
+ */
+export const DURABLE_CLIENT_IDLE_MS = 120_000;
+// The global agent as Node builds it (keep-alive, most recently used connection first), bounded.
+http.globalAgent = new http.Agent({
+  keepAlive: true,
+  scheduling: 'lifo',
+  maxSockets: DURABLE_CLIENT_CONNECTIONS,
+  timeout: DURABLE_CLIENT_IDLE_MS,
+});
 
 let lastClient: { bindingData: string; client: df.DurableClient } | undefined;
 

@@ -57,6 +57,12 @@ describe('startHost', () => {
     expect(received.map((r) => r.event.id).sort()).toEqual(['h1', 'h2']);
   });
 
+  it("keeps idle connections open as long as Kestrel does (130 s), not Node's 5 s", async () => {
+    const res = await fetch(`${host.baseUrl}/admin/host/ping`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('keep-alive')).toBe('timeout=130');
+  });
+
   it('gives durableClient inputs a client that reaches the engine through the same server', async () => {
     const res = await fetch(`${host.baseUrl}/api/sample/instances`);
     expect(res.status).toBe(200);

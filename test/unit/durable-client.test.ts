@@ -1,9 +1,10 @@
-import { createServer } from 'node:http';
+import http, { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvocationContext } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import {
   DURABLE_CLIENT_CONNECTIONS,
+  DURABLE_CLIENT_IDLE_MS,
   durableClientInput,
   durableClientOf,
   statusOf,
@@ -48,6 +49,8 @@ describe('durableClientOf', () => {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"No instance"}');
     });
     server.on('connection', () => connections++);
+    // As long as the host keeps them: Node's clients close idle connections 1 s before the server's hint.
+    server.keepAliveTimeout = 130_000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = server.address() as AddressInfo;
@@ -58,6 +61,10 @@ describe('durableClientOf', () => {
       expect(paths.size).toBe(100);
       expect(connections).toBeGreaterThan(1);
       expect(connections).toBeLessThanOrEqual(DURABLE_CLIENT_CONNECTIONS);
+      // They wait in the pool for the next burst for longer than Node's 5 s.
+      const idle = Object.values(http.globalAgent.freeSockets).flat();
+      expect(idle.length).toBe(connections);
+      expect(idle.every((socket) => socket?.timeout === DURABLE_CLIENT_IDLE_MS)).toBe(true);
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -11,8 +11,8 @@
  * in the same order meet the same faults however fast the webhook answers.
  */
 import { setMaxListeners } from 'node:events';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Clock } from '../../clock';
 import type { FaultProfile } from '../faults/schema';
 import { seededUuid } from '../framework/ids';
@@ -44,6 +44,12 @@ const NOT_RETRIED = new Set([400, 413]);
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** POSTs in flight per subscription, so a burst of events does not flood the webhook. */
 const MAX_IN_FLIGHT = 16;
+/**
+ * Real ms a connection to a webhook stays open between POSTs: the default idle timeout of .NET's
+ * HTTP client (`SocketsHttpHandler.PooledConnectionIdleTimeout`, 1 min since .NET 6). Event Grid
+ * does not publish its own; Node's global agent would close it after 5 s.
+ */
+const IDLE_CONNECTION_MS = 60_000;
 /** Event Grid's default `preferredBatchSizeInKilobytes`. */
 const DEFAULT_BATCH_KILOBYTES = 64;
 
@@ -160,6 +166,10 @@ export class EventGridDelivery {
   private readonly dead: DeadLetterRecord[] = [];
   private readonly abort = new AbortController();
   private readonly pending = new Set<Promise<void>>();
+  private readonly agents = {
+    http: new HttpAgent({ keepAlive: true, timeout: IDLE_CONNECTION_MS }),
+    https: new HttpsAgent({ keepAlive: true, timeout: IDLE_CONNECTION_MS }),
+  };
   private readonly counters: DeliveryStats = {
     published: 0,
     delivered: 0,
@@ -208,6 +218,8 @@ export class EventGridDelivery {
   async stop(): Promise<void> {
     this.abort.abort(new Error('Event Grid delivery stopped'));
     await Promise.allSettled([...this.pending]);
+    this.agents.http.destroy();
+    this.agents.https.destroy();
   }
 
   private track(work: Promise<void>): void {
@@ -472,10 +484,12 @@ export class EventGridDelivery {
         clearTimeout(timer);
         reject(error);
       };
-      const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(
+      const secure = target.protocol === 'https:';
+      const request = (secure ? httpsRequest : httpRequest)(
         target,
         {
           method: 'POST',
+          agent: secure ? this.agents.https : this.agents.http,
           headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
           signal: this.abort.signal,
         },
