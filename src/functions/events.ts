@@ -45,7 +45,7 @@ import { type ManagementServices, managementServices } from './managementService
 
 export const SYSTEM_EVENTS_FUNCTION = 'systemEvents';
 export const MIGRATION_ITEM_CHANGED = 'MigrationItemChanged';
-/** Events remembered as handled, per process: ids and resources, some 200 bytes each. */
+/** Events remembered as handled, per process: each key an event id and a resource id, a few MB in all. */
 const handledEvents = new HandledEvents(20_000);
 
 function inManagedGroup(svc: ManagementServices, resourceGroup: string): boolean {
